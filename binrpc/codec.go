@@ -1,0 +1,474 @@
+package binrpc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Protocol constants from Kamailio's binrpc.h.
+const (
+	Magic   = 0xA
+	Version = 1
+
+	// MinHeaderSize is the size of the smallest header: 2 fixed bytes, one
+	// length byte, one cookie byte.
+	MinHeaderSize = 4
+	// MaxHeaderSize is the size of the largest header.
+	MaxHeaderSize = 10
+
+	// MaxDepth bounds the nesting of structs and arrays a reply may have.
+	MaxDepth = 64
+
+	recAVP     = 5
+	endStruct  = 0x80 | byte(KindStruct)
+	endArray   = 0x80 | byte(KindArray)
+	sizeFlag   = 8
+	maxIntSize = 8
+)
+
+// PacketType is the type nibble of a packet header.
+type PacketType uint8
+
+// Packet types.
+const (
+	TypeRequest PacketType = 0
+	TypeReply   PacketType = 1
+	TypeFault   PacketType = 3
+)
+
+func (t PacketType) String() string {
+	switch t {
+	case TypeRequest:
+		return "request"
+	case TypeReply:
+		return "reply"
+	case TypeFault:
+		return "fault"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Header is a decoded packet header.
+type Header struct {
+	Type   PacketType
+	Length int // payload length, header excluded
+	Cookie uint32
+}
+
+// Errors returned by the codec. Decoding errors wrap ErrMalformed.
+var (
+	ErrMalformed = errors.New("malformed BINRPC packet")
+	ErrTooLarge  = errors.New("BINRPC packet larger than the size limit")
+)
+
+func malformed(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
+}
+
+// HeaderSize returns the full header size announced by the two fixed
+// header bytes.
+func HeaderSize(b0, b1 byte) (int, error) {
+	if b0 != Magic<<4|Version {
+		return 0, malformed("bad magic/version byte 0x%02x", b0)
+	}
+	return 2 + int(b1>>2&3) + 1 + int(b1&3) + 1, nil
+}
+
+// ParseHeader decodes a packet header from the start of b and returns it with
+// its size. maxPayload bounds the announced payload length (0: no bound).
+func ParseHeader(b []byte, maxPayload int) (Header, int, error) {
+	if len(b) < 2 {
+		return Header{}, 0, malformed("header truncated at %d bytes", len(b))
+	}
+	n, err := HeaderSize(b[0], b[1])
+	if err != nil {
+		return Header{}, 0, err
+	}
+	if len(b) < n {
+		return Header{}, 0, malformed("header truncated at %d of %d bytes", len(b), n)
+	}
+	h := Header{Type: PacketType(b[1] >> 4)}
+	switch h.Type {
+	case TypeRequest, TypeReply, TypeFault:
+	default:
+		return Header{}, 0, malformed("unknown packet type %d", h.Type)
+	}
+	ll := int(b[1]>>2&3) + 1
+	var length uint64
+	for _, c := range b[2 : 2+ll] {
+		length = length<<8 | uint64(c)
+	}
+	// Kamailio reads the length into a C int: a length with the sign bit
+	// set is a corrupt packet there too.
+	if length > math.MaxInt32 {
+		return Header{}, 0, malformed("payload length %d out of range", length)
+	}
+	if maxPayload > 0 && length > uint64(maxPayload) {
+		return Header{}, 0, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrTooLarge, length, maxPayload)
+	}
+	h.Length = int(length)
+	for _, c := range b[2+ll : n] {
+		h.Cookie = h.Cookie<<8 | uint32(c)
+	}
+	return h, n, nil
+}
+
+// beLen returns the minimal number of bytes representing u (0 for 0).
+func beLen(u uint64) int {
+	n := 0
+	for ; u != 0; u >>= 8 {
+		n++
+	}
+	return n
+}
+
+func appendBE(dst []byte, u uint64, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, byte(u>>(8*uint(i))))
+	}
+	return dst
+}
+
+// AppendHeader appends a packet header for a payload of length bytes.
+func AppendHeader(dst []byte, t PacketType, length int, cookie uint32) []byte {
+	ll := max(beLen(uint64(length)), 1)
+	cl := max(beLen(uint64(cookie)), 1)
+	dst = append(dst, Magic<<4|Version, byte(t)<<4|byte(ll-1)<<2|byte(cl-1))
+	dst = appendBE(dst, uint64(length), ll)
+	return appendBE(dst, uint64(cookie), cl)
+}
+
+// AppendValue appends the record encoding of v.
+func AppendValue(dst []byte, v Value) ([]byte, error) {
+	return appendValue(dst, v, 0)
+}
+
+func appendValue(dst []byte, v Value, depth int) ([]byte, error) {
+	if depth > MaxDepth {
+		return dst, fmt.Errorf("value nested deeper than %d levels", MaxDepth)
+	}
+	switch v.Kind {
+	case KindInt:
+		return appendInt(dst, v.Int), nil
+	case KindDouble:
+		f := math.Round(v.Double * 1000)
+		if math.IsNaN(f) || f >= math.MaxInt64 || f <= math.MinInt64 {
+			return dst, fmt.Errorf("double %v out of BINRPC range", v.Double)
+		}
+		u := uint64(int64(f))
+		n := beLen(u)
+		return appendBE(append(dst, byte(n)<<4|byte(KindDouble)), u, n), nil
+	case KindString:
+		return appendStr(dst, byte(KindString), v.Str, true), nil
+	case KindBytes:
+		return appendStr(dst, byte(KindBytes), v.Str, false), nil
+	case KindStruct, KindArray:
+		dst = append(dst, byte(v.Kind))
+		var err error
+		for _, m := range v.Members {
+			if m.Named {
+				dst = appendStr(dst, recAVP, m.Name, true)
+			}
+			if dst, err = appendValue(dst, m.Value, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, 0x80|byte(v.Kind)), nil
+	}
+	return dst, fmt.Errorf("cannot encode kind %d", v.Kind)
+}
+
+// appendInt writes ints the way Kamailio does: values that fit a C int on
+// at most 4 bytes (negative ones on exactly 4, two's complement), larger
+// ones on 8 bytes with an explicit length.
+func appendInt(dst []byte, i int64) []byte {
+	if i >= math.MinInt32 && i <= math.MaxInt32 {
+		u := uint64(uint32(int32(i)))
+		n := beLen(u)
+		return appendBE(append(dst, byte(n)<<4|byte(KindInt)), u, n)
+	}
+	dst = append(dst, (sizeFlag|1)<<4|byte(KindInt), 8)
+	return appendBE(dst, uint64(i), 8)
+}
+
+func appendStr(dst []byte, typ byte, s string, nul bool) []byte {
+	l := len(s)
+	if nul {
+		l++
+	}
+	if l < sizeFlag {
+		dst = append(dst, byte(l)<<4|typ)
+	} else {
+		n := beLen(uint64(l))
+		dst = appendBE(append(dst, byte(sizeFlag|n)<<4|typ), uint64(l), n)
+	}
+	dst = append(dst, s...)
+	if nul {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// AppendRequest appends a complete request packet: the method name followed
+// by args, each a string, an integer type (within Kamailio's C int range),
+// a float, or a Value.
+func AppendRequest(dst []byte, cookie uint32, method string, args ...any) ([]byte, error) {
+	payload := appendStr(make([]byte, 0, 64), byte(KindString), method, true)
+	for i, a := range args {
+		v, err := argValue(a)
+		if err != nil {
+			return dst, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+		if payload, err = AppendValue(payload, v); err != nil {
+			return dst, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+	}
+	dst = AppendHeader(dst, TypeRequest, len(payload), cookie)
+	return append(dst, payload...), nil
+}
+
+func argValue(a any) (Value, error) {
+	var i int64
+	switch x := a.(type) {
+	case Value:
+		return x, nil
+	case string:
+		return String(x), nil
+	case float64:
+		return Double(x), nil
+	case float32:
+		return Double(float64(x)), nil
+	case int:
+		i = int64(x)
+	case int8:
+		i = int64(x)
+	case int16:
+		i = int64(x)
+	case int32:
+		i = int64(x)
+	case int64:
+		i = x
+	case uint8:
+		i = int64(x)
+	case uint16:
+		i = int64(x)
+	case uint32:
+		i = int64(x)
+	case uint:
+		if uint64(x) > math.MaxInt32 {
+			return Value{}, fmt.Errorf("int %d out of Kamailio's int range", x)
+		}
+		i = int64(x)
+	case uint64:
+		if x > math.MaxInt32 {
+			return Value{}, fmt.Errorf("int %d out of Kamailio's int range", x)
+		}
+		i = int64(x)
+	default:
+		return Value{}, fmt.Errorf("unsupported argument type %T", a)
+	}
+	// Kamailio reads int arguments into a C int.
+	if i < math.MinInt32 || i > math.MaxInt32 {
+		return Value{}, fmt.Errorf("int %d out of Kamailio's int range", i)
+	}
+	return Int(i), nil
+}
+
+// decoder walks a payload. It never reads past the payload and bounds
+// nesting, so hostile input costs at most the payload's own size.
+type decoder struct {
+	b   []byte
+	off int
+}
+
+// DecodePayload decodes all top-level records of a reply payload.
+func DecodePayload(p []byte) ([]Value, error) {
+	d := decoder{b: p}
+	var out []Value
+	for d.off < len(d.b) {
+		v, end, err := d.value(0)
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			return nil, malformed("end marker outside a struct or array at offset %d", d.off-1)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// record reads a record's type byte and value length.
+// end reports a struct/array end marker.
+func (d *decoder) record() (typ byte, length int, end bool, err error) {
+	if d.off >= len(d.b) {
+		return 0, 0, false, malformed("record truncated at offset %d", d.off)
+	}
+	c := d.b[d.off]
+	d.off++
+	typ, size := c&0xf, int(c>>4)
+	switch {
+	case typ == byte(KindDouble):
+		length = size
+	case size&sizeFlag != 0:
+		n := size & 7
+		if n == 0 {
+			if typ == byte(KindStruct) || typ == byte(KindArray) {
+				return typ, 0, true, nil
+			}
+			return 0, 0, false, malformed("reserved record 0x%02x at offset %d", c, d.off-1)
+		}
+		if n > 4 || d.off+n > len(d.b) {
+			return 0, 0, false, malformed("bad length-of-length %d at offset %d", n, d.off-1)
+		}
+		for _, x := range d.b[d.off : d.off+n] {
+			length = length<<8 | int(x)
+		}
+		d.off += n
+	default:
+		length = size
+	}
+	if length > len(d.b)-d.off {
+		return 0, 0, false, malformed("record of %d bytes at offset %d exceeds the payload", length, d.off)
+	}
+	return typ, length, false, nil
+}
+
+// value decodes one value; end reports an end marker instead.
+func (d *decoder) value(depth int) (v Value, end bool, err error) {
+	start := d.off
+	typ, length, end, err := d.record()
+	if err != nil || end {
+		return Value{Kind: Kind(typ)}, end, err
+	}
+	body := d.b[d.off : d.off+length]
+	d.off += length
+	switch Kind(typ) {
+	case KindInt:
+		if length > maxIntSize {
+			return v, false, malformed("int of %d bytes at offset %d", length, start)
+		}
+		var u uint64
+		for _, x := range body {
+			u = u<<8 | uint64(x)
+		}
+		switch length {
+		case 4: // a C int, two's complement
+			return Int(int64(int32(uint32(u)))), false, nil
+		case 8:
+			return Int(int64(u)), false, nil
+		}
+		return Int(int64(u)), false, nil
+	case KindDouble:
+		if length > 8 {
+			return v, false, malformed("double of %d bytes at offset %d", length, start)
+		}
+		var u uint64
+		for _, x := range body {
+			u = u<<8 | uint64(x)
+		}
+		return Double(float64(int64(u)) / 1000), false, nil
+	case KindString:
+		return String(string(trimNUL(body))), false, nil
+	case KindBytes:
+		return Bytes(string(body)), false, nil
+	case KindStruct, KindArray:
+		if length != 0 {
+			return v, false, malformed("container start with length %d at offset %d", length, start)
+		}
+		if depth >= MaxDepth {
+			return v, false, malformed("nesting deeper than %d at offset %d", MaxDepth, start)
+		}
+		return d.container(Kind(typ), depth+1)
+	case recAVP:
+		return v, false, malformed("AVP outside a struct at offset %d", start)
+	}
+	return v, false, malformed("unknown record type %d at offset %d", typ, start)
+}
+
+func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
+	v := Value{Kind: k}
+	for {
+		if d.off >= len(d.b) {
+			return v, false, malformed("%s not terminated", k)
+		}
+		var m Member
+		if d.b[d.off]&0xf == recAVP {
+			start := d.off
+			_, length, _, err := d.record()
+			if err != nil {
+				return v, false, err
+			}
+			m.Name, m.Named = string(trimNUL(d.b[d.off:d.off+length])), true
+			d.off += length
+			var end bool
+			if m.Value, end, err = d.value(depth); err != nil {
+				return v, false, err
+			}
+			if end {
+				return v, false, malformed("AVP %q at offset %d has no value", m.Name, start)
+			}
+		} else {
+			val, end, err := d.value(depth)
+			if err != nil {
+				return v, false, err
+			}
+			if end {
+				if val.Kind != k {
+					return v, false, malformed("%s closed by a %s end marker at offset %d", k, val.Kind, d.off-1)
+				}
+				return v, false, nil
+			}
+			m.Value = val
+		}
+		v.Members = append(v.Members, m)
+	}
+}
+
+func trimNUL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == 0 {
+		return b[:n-1]
+	}
+	return b
+}
+
+// FaultError is a fault reply from Kamailio: the RPC failed with Code and
+// Message (e.g. 500 "command foo not found", 404 "Profile not found").
+type FaultError struct {
+	Method  string
+	Code    int
+	Message string
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("%s: kamailio fault %d %s", e.Method, e.Code, e.Message)
+}
+
+// IsMethodNotFound reports whether err is Kamailio's fault for an RPC
+// method that no loaded module exports.
+func IsMethodNotFound(err error) bool {
+	var f *FaultError
+	return errors.As(err, &f) && f.Code == 500 &&
+		strings.HasPrefix(f.Message, "command ") && strings.HasSuffix(f.Message, " not found")
+}
+
+// IsFault reports whether err carries a Kamailio fault with the given code
+// and message (message "" matches any).
+func IsFault(err error, code int, message string) bool {
+	var f *FaultError
+	return errors.As(err, &f) && f.Code == code && (message == "" || f.Message == message)
+}
+
+// faultFrom converts a decoded fault payload into a FaultError.
+func faultFrom(method string, vals []Value) *FaultError {
+	f := &FaultError{Method: method, Code: -1}
+	if len(vals) > 0 && vals[0].Kind == KindInt {
+		f.Code = int(vals[0].Int)
+	}
+	if len(vals) > 1 {
+		f.Message, _ = vals[1].Text()
+	}
+	return f
+}

@@ -1,0 +1,338 @@
+// Package collector turns the replies of Kamailio's RPC methods, read over
+// BINRPC, into Prometheus metrics. One file per RPC family; each collector
+// is named after the RPC method it calls (the `collector` label of the
+// scrape metrics) and can be switched with --[no-]collector.<name>.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+)
+
+// Caller sends one RPC and returns its reply's top-level values; a fault is
+// a *binrpc.FaultError.
+type Caller interface {
+	Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error)
+}
+
+// Settings are the collector options given on the command line.
+type Settings struct {
+	// DispatcherSetNames maps a dispatcher set id to its set_name label.
+	DispatcherSetNames map[int]string
+	// DialogProfiles are the dialog profiles whose sizes are queried.
+	DialogProfiles []string
+}
+
+// updateFunc runs one collector: it calls its RPCs through c and adds the
+// resulting samples to s. An error discards everything it added.
+type updateFunc func(ctx context.Context, c Caller, cfg *Settings, s *Sink) error
+
+type collector struct {
+	name    string // the RPC method, also the `collector` label value
+	help    string
+	enabled bool
+	update  updateFunc
+}
+
+// registry lists the collectors in scrape order. It is filled by init
+// functions and never changed afterwards.
+var registry []*collector
+
+func register(name, help string, fn updateFunc) {
+	registry = append(registry, &collector{name: name, help: help, enabled: true, update: fn})
+}
+
+// Names returns the collector names in scrape order.
+func Names() []string {
+	out := make([]string, len(registry))
+	for i, c := range registry {
+		out[i] = c.name
+	}
+	return out
+}
+
+// Selection holds the --[no-]collector.<name> flag values.
+type Selection map[string]*bool
+
+// AddFlags defines a --[no-]collector.<name> flag for every collector.
+func AddFlags(app *kingpin.Application) Selection {
+	sel := Selection{}
+	for _, c := range registry {
+		sel[c.name] = app.Flag("collector."+c.name,
+			fmt.Sprintf("Enable the %s collector (%s).", c.name, c.help)).Default("true").Bool()
+	}
+	return sel
+}
+
+var (
+	upDesc = newDesc(namespace+"_up",
+		"kamailio_exporter: Whether the Kamailio endpoint is up.", prometheus.GaugeValue)
+	failureDesc = newDesc(namespace+"_failure_total",
+		"kamailio_exporter: Counter of a Dial failures.", prometheus.CounterValue)
+	durationDesc = newDesc(namespace+"_scrape_collector_duration_seconds",
+		"kamailio_exporter: Duration of a collector scrape.", prometheus.GaugeValue, "collector")
+	successDesc = newDesc(namespace+"_scrape_collector_success",
+		"kamailio_exporter: Whether a collector succeeded.", prometheus.GaugeValue, "collector")
+)
+
+// listMethods is the discovery step; its success is reported under this
+// collector label, as the reference exporter does.
+const listMethods = "system.listMethods"
+
+// Exporter scrapes one Kamailio. It is safe for concurrent use: every
+// Collect dials its own connection and keeps its state on its own stack.
+type Exporter struct {
+	addr       binrpc.Address
+	timeout    time.Duration
+	settings   Settings
+	collectors []*collector
+	logger     *slog.Logger
+
+	dialFailures atomic.Uint64
+}
+
+// NewExporter returns an Exporter for the ctl socket at addr running the
+// selected collectors (all when sel is nil).
+func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, sel Selection, logger *slog.Logger) *Exporter {
+	e := &Exporter{addr: addr, timeout: timeout, settings: settings, logger: logger}
+	for _, c := range registry {
+		if sel == nil || sel[c.name] == nil || *sel[c.name] {
+			e.collectors = append(e.collectors, c)
+		}
+	}
+	return e
+}
+
+// Describe sends no descriptors: the families depend on what Kamailio
+// reports, so the exporter is an unchecked collector.
+func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
+
+// Collect scrapes Kamailio within the configured timeout.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	for _, s := range e.Scrape(ctx).samples {
+		ch <- s.metric
+	}
+}
+
+// Scrape runs one scrape and returns its samples.
+func (e *Exporter) Scrape(ctx context.Context) *Sink {
+	out := newSink(e.logger)
+	families := map[string]*Desc{}
+	commit := func(s *Sink) { out.merge(s, families) }
+	status := newSink(e.logger)
+
+	conn := &redialConn{addr: e.addr}
+	defer conn.Close()
+
+	begin := time.Now()
+	methods, err := discover(ctx, conn)
+	status.Add(durationDesc, time.Since(begin).Seconds(), listMethods)
+	if err != nil {
+		var dialErr *dialError
+		if errors.As(err, &dialErr) {
+			e.dialFailures.Add(1)
+			e.logger.Error("Can not connect to kamailio", "address", e.addr.String(), "err", err)
+		} else {
+			e.logger.Error("collector failed", "collector", listMethods, "err", err)
+		}
+		status.Add(successDesc, 0, listMethods)
+		status.Add(upDesc, 0)
+		status.Add(failureDesc, float64(e.dialFailures.Load()))
+		commit(status)
+		return out
+	}
+	status.Add(successDesc, 1, listMethods)
+	status.Add(upDesc, 1)
+	status.Add(failureDesc, float64(e.dialFailures.Load()))
+
+	for _, c := range e.collectors {
+		if !methods[c.name] {
+			e.logger.Debug("collector skipped: method not available", "collector", c.name)
+			continue
+		}
+		s := newSink(e.logger)
+		begin := time.Now()
+		err := e.run(ctx, c, conn, s)
+		status.Add(durationDesc, time.Since(begin).Seconds(), c.name)
+		if binrpc.IsMethodNotFound(err) {
+			e.logger.Debug("collector skipped: method not found", "collector", c.name)
+			continue
+		}
+		if err != nil {
+			attrs := []any{"collector", c.name, "duration_seconds", time.Since(begin).Seconds(), "err", err}
+			var f *binrpc.FaultError
+			if errors.As(err, &f) {
+				attrs = append(attrs, "code", f.Code, "message", f.Message)
+			}
+			e.logger.Error("collector failed", attrs...)
+			status.Add(successDesc, 0, c.name)
+			continue
+		}
+		status.Add(successDesc, 1, c.name)
+		commit(s)
+	}
+	commit(status)
+	if len(out.dropped) > 0 {
+		e.logger.Warn("dropped duplicate or invalid series", "count", len(out.dropped), "first", out.dropped[0])
+	}
+	return out
+}
+
+// run calls a collector, turning a panic into an error.
+func (e *Exporter) run(ctx context.Context, c *collector, conn Caller, s *Sink) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return c.update(ctx, conn, &e.settings, s)
+}
+
+// discover returns the set of RPC methods Kamailio exports.
+func discover(ctx context.Context, c Caller) (map[string]bool, error) {
+	vals, err := c.Call(ctx, listMethods)
+	if err != nil {
+		return nil, err
+	}
+	methods := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		if v.Kind == binrpc.KindString {
+			methods[v.Str] = true
+		}
+	}
+	if len(methods) == 0 {
+		return nil, fmt.Errorf("%s: reply lists no methods", listMethods)
+	}
+	return methods, nil
+}
+
+type dialError struct{ err error }
+
+func (d *dialError) Error() string { return d.err.Error() }
+func (d *dialError) Unwrap() error { return d.err }
+
+// redialConn dials on first use and again after an error left a stream
+// connection unusable, so one broken reply costs one collector, not the
+// rest of the scrape.
+type redialConn struct {
+	addr binrpc.Address
+	conn *binrpc.Conn
+}
+
+func (r *redialConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
+	if r.conn == nil {
+		c, err := binrpc.Dial(ctx, r.addr, binrpc.Options{})
+		if err != nil {
+			return nil, &dialError{err}
+		}
+		r.conn = c
+	}
+	vals, err := r.conn.Call(ctx, method, args...)
+	if errors.Is(err, binrpc.ErrClosed) {
+		r.conn.Close()
+		r.conn = nil
+	}
+	return vals, err
+}
+
+func (r *redialConn) Close() {
+	if r.conn != nil {
+		r.conn.Close()
+	}
+}
+
+// scalar helpers shared by the collectors
+
+// onlyStruct returns the single struct of a reply.
+func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
+	if len(vals) != 1 || vals[0].Kind != binrpc.KindStruct {
+		return binrpc.Value{}, fmt.Errorf("%s: want one struct, got %s", method, shape(vals))
+	}
+	return vals[0], nil
+}
+
+// structs returns a reply made of structs only (one per process, table…).
+func structs(method string, vals []binrpc.Value) ([]binrpc.Value, error) {
+	for _, v := range vals {
+		if v.Kind != binrpc.KindStruct {
+			return nil, fmt.Errorf("%s: want structs, got %s", method, shape(vals))
+		}
+	}
+	return vals, nil
+}
+
+func shape(vals []binrpc.Value) string {
+	kinds := make([]string, 0, min(len(vals), 4))
+	for i, v := range vals {
+		if i == 4 {
+			kinds = append(kinds, "…")
+			break
+		}
+		kinds = append(kinds, v.Kind.String())
+	}
+	return fmt.Sprintf("%d values %v", len(vals), kinds)
+}
+
+// number returns the numeric member key of a struct.
+func number(st binrpc.Value, key string) (float64, error) {
+	v, ok := st.Get(key)
+	if !ok {
+		return 0, fmt.Errorf("member %q missing", key)
+	}
+	f, err := v.Float()
+	if err != nil {
+		return 0, fmt.Errorf("member %q: %w", key, err)
+	}
+	return f, nil
+}
+
+// text returns the scalar member key of a struct as text.
+func text(st binrpc.Value, key string) (string, error) {
+	v, ok := st.Get(key)
+	if !ok {
+		return "", fmt.Errorf("member %q missing", key)
+	}
+	s, err := v.Text()
+	if err != nil {
+		return "", fmt.Errorf("member %q: %w", key, err)
+	}
+	return s, nil
+}
+
+// field maps a struct member to a family.
+type field struct {
+	key  string
+	desc *Desc
+}
+
+// addFields adds one sample per field present in st. Missing members are
+// skipped (older Kamailio versions lack some); a present member that is not
+// a number is an error.
+func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) error {
+	for _, f := range fields {
+		v, ok := st.Get(f.key)
+		if !ok {
+			continue
+		}
+		n, err := v.Float()
+		if err != nil {
+			return fmt.Errorf("member %q: %w", f.key, err)
+		}
+		s.Add(f.desc, n, labelValues...)
+	}
+	return nil
+}
+
+func asFault(err error, f **binrpc.FaultError) bool { return errors.As(err, f) }

@@ -1,0 +1,63 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+)
+
+var (
+	dlgActiveFields = []field{
+		{"starting", newDesc(namespace+"_dlg_stats_active_starting", "Dialog starting.", prometheus.GaugeValue)},
+		{"connecting", newDesc(namespace+"_dlg_stats_active_connecting", "Dialog connecting.", prometheus.GaugeValue)},
+		{"answering", newDesc(namespace+"_dlg_stats_active_answering", "Dialog answering.", prometheus.GaugeValue)},
+		{"ongoing", newDesc(namespace+"_dlg_stats_active_ongoing", "Dialog ongoing.", prometheus.GaugeValue)},
+		{"all", newDesc(namespace+"_dlg_stats_active_all", "Dialog all.", prometheus.GaugeValue)},
+	}
+	dlgProfileSizeDesc = newDesc(namespace+"_dlg_profile_get_size_dialog",
+		"Current number of dialogs belonging to a profile.", prometheus.GaugeValue, "profile")
+)
+
+func init() {
+	register("dlg.stats_active", "active dialogs by state", updateDlgStatsActive)
+	register("dlg.profile_get_size", "dialogs per profile (--collector.dialog.profiles)", updateDlgProfileSize)
+}
+
+// dlg.stats_active: struct {starting, connecting, answering, ongoing, all}.
+func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	vals, err := c.Call(ctx, "dlg.stats_active")
+	if err != nil {
+		return err
+	}
+	st, err := onlyStruct("dlg.stats_active", vals)
+	if err != nil {
+		return err
+	}
+	if err := addFields(s, st, dlgActiveFields); err != nil {
+		return fmt.Errorf("dlg.stats_active: %w", err)
+	}
+	return nil
+}
+
+// dlg.profile_get_size PROFILE: one int. A profile Kamailio does not know
+// (fault 404) is logged and skipped; the other profiles are still reported.
+func updateDlgProfileSize(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
+	for _, p := range cfg.DialogProfiles {
+		vals, err := c.Call(ctx, "dlg.profile_get_size", p)
+		if binrpc.IsFault(err, 404, "") {
+			s.logger.Error("dialog profile not found", "collector", "dlg.profile_get_size", "profile", p, "err", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(vals) != 1 || vals[0].Kind != binrpc.KindInt {
+			return fmt.Errorf("dlg.profile_get_size %s: want one int, got %s", p, shape(vals))
+		}
+		s.Add(dlgProfileSizeDesc, float64(vals[0].Int), p)
+	}
+	return nil
+}

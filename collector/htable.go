@@ -1,0 +1,87 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+)
+
+var (
+	htableExpireDesc = newDesc(namespace+"_htable_auto_expire_seconds",
+		"Time in seconds to delete an item from a hash table if no update was done to it", prometheus.GaugeValue, "name")
+	htableUpdateExpireDesc = newDesc(namespace+"_htable_update_expire_status", "Update Expire status", prometheus.GaugeValue, "name")
+	htableDMQDesc          = newDesc(namespace+"_htable_dmq_replicate_status", "DMQ Replicate status", prometheus.GaugeValue, "name")
+	htableDBModeDesc       = newDesc(namespace+"_htable_db_mode_status", "Htable write back to db table", prometheus.GaugeValue, "name", "dbtable")
+
+	htableStatsFields = []field{
+		{"slots", newDesc(namespace+"_htable_slots_total", "Number of slots in the htable", prometheus.GaugeValue, "name")},
+		{"all", newDesc(namespace+"_htable_items_total", "Total number of items stored in the htable", prometheus.GaugeValue, "name")},
+		{"min", newDesc(namespace+"_htable_items_per_slots_min", "Min number of items per slot in the htable", prometheus.GaugeValue, "name")},
+		{"max", newDesc(namespace+"_htable_items_per_slots_max", "Max number of items per slot in the htable", prometheus.GaugeValue, "name")},
+	}
+)
+
+func init() {
+	register("htable.listTables", "hash table settings", updateHtableList)
+	register("htable.stats", "hash table sizes", updateHtableStats)
+}
+
+// htableCall returns one struct per table; Kamailio's fault for a config
+// without tables is an empty result.
+func htableCall(ctx context.Context, c Caller, method string) ([]binrpc.Value, error) {
+	vals, err := c.Call(ctx, method)
+	if binrpc.IsFault(err, 500, "No htables") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return structs(method, vals)
+}
+
+// htable.listTables: {name, dbtable, dbmode, expire, updateexpire, size, dmqreplicate}.
+func updateHtableList(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	tables, err := htableCall(ctx, c, "htable.listTables")
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		name, err := text(t, "name")
+		if err != nil {
+			return fmt.Errorf("htable.listTables: %w", err)
+		}
+		if err := addFields(s, t, []field{
+			{"expire", htableExpireDesc},
+			{"updateexpire", htableUpdateExpireDesc},
+			{"dmqreplicate", htableDMQDesc},
+		}, name); err != nil {
+			return fmt.Errorf("htable.listTables: %s: %w", name, err)
+		}
+		dbtable, _ := text(t, "dbtable")
+		if err := addFields(s, t, []field{{"dbmode", htableDBModeDesc}}, name, dbtable); err != nil {
+			return fmt.Errorf("htable.listTables: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// htable.stats: {name, slots, all, min, max}.
+func updateHtableStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	tables, err := htableCall(ctx, c, "htable.stats")
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		name, err := text(t, "name")
+		if err != nil {
+			return fmt.Errorf("htable.stats: %w", err)
+		}
+		if err := addFields(s, t, htableStatsFields, name); err != nil {
+			return fmt.Errorf("htable.stats: %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+)
+
+var (
+	slCodesDesc = newDesc(namespace+"_sl_stats_codes_total", "Per-code counters.", prometheus.CounterValue, "code")
+	tmCodesDesc = newDesc(namespace+"_tm_stats_codes_total", "Per-code counters.", prometheus.CounterValue, "code")
+
+	tmFields = []field{
+		{"current", newDesc(namespace+"_tm_stats_current", "Current transactions.", prometheus.GaugeValue)},
+		{"waiting", newDesc(namespace+"_tm_stats_waiting", "Waiting transactions.", prometheus.GaugeValue)},
+		{"total", newDesc(namespace+"_tm_stats_total", "Total transactions.", prometheus.CounterValue)},
+		{"total_local", newDesc(namespace+"_tm_stats_local_total", "Total local transactions.", prometheus.CounterValue)},
+		{"rpl_received", newDesc(namespace+"_tm_stats_rpl_received_total", "Number of reply received.", prometheus.CounterValue)},
+		{"rpl_generated", newDesc(namespace+"_tm_stats_rpl_generated_total", "Number of reply generated.", prometheus.CounterValue)},
+		{"rpl_sent", newDesc(namespace+"_tm_stats_rpl_sent_total", "Number of reply sent.", prometheus.CounterValue)},
+		{"created", newDesc(namespace+"_tm_stats_created_total", "Created transactions.", prometheus.CounterValue)},
+		{"freed", newDesc(namespace+"_tm_stats_freed_total", "Freed transactions.", prometheus.CounterValue)},
+		{"delayed_free", newDesc(namespace+"_tm_stats_delayed_free_total", "Delayed free transactions.", prometheus.CounterValue)},
+	}
+)
+
+func init() {
+	register("sl.stats", "stateless replies per code", updateSLStats)
+	register("tm.stats", "transactions", updateTMStats)
+}
+
+// isCode reports whether s is a reply code or class: three of [0-9x].
+func isCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c == 'x') {
+			return false
+		}
+	}
+	return true
+}
+
+// addCodes adds the members of st named like reply codes to d.
+func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
+	for _, m := range st.Members {
+		if !m.Named || !isCode(m.Name) {
+			continue
+		}
+		v, err := m.Value.Float()
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", method, m.Name, err)
+		}
+		s.Add(d, v, m.Name)
+	}
+	return nil
+}
+
+// sl.stats: struct code → count ("200", "2xx", …, "xxx").
+func updateSLStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	vals, err := c.Call(ctx, "sl.stats")
+	if err != nil {
+		return err
+	}
+	st, err := onlyStruct("sl.stats", vals)
+	if err != nil {
+		return err
+	}
+	return addCodes(s, "sl.stats", st, slCodesDesc)
+}
+
+// tm.stats: struct {current, waiting, total, total_local, rpl_received,
+// rpl_generated, rpl_sent, 6xx…2xx, created, freed, delayed_free}.
+func updateTMStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	vals, err := c.Call(ctx, "tm.stats")
+	if err != nil {
+		return err
+	}
+	st, err := onlyStruct("tm.stats", vals)
+	if err != nil {
+		return err
+	}
+	if err := addCodes(s, "tm.stats", st, tmCodesDesc); err != nil {
+		return err
+	}
+	if err := addFields(s, st, tmFields); err != nil {
+		return fmt.Errorf("tm.stats: %w", err)
+	}
+	return nil
+}

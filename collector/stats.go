@@ -1,0 +1,165 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The curated stats.fetch families of the reference exporter, with its
+// names, types, labels and HELP texts.
+var (
+	coreRequestDesc    = newDesc(namespace+"_core_request_total", "Request counters", prometheus.CounterValue, "method")
+	coreRcvRequestDesc = newDesc(namespace+"_core_rcv_request_total", "Received requests by method", prometheus.CounterValue, "method")
+	coreReplyDesc      = newDesc(namespace+"_core_reply_total", "Reply counters", prometheus.CounterValue, "type")
+	coreRcvReplyDesc   = newDesc(namespace+"_core_rcv_reply_total", "Received replies by code", prometheus.CounterValue, "code")
+	shmBytesDesc       = newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type")
+	shmFragmentsDesc   = newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue)
+	dnsFailedDesc      = newDesc(namespace+"_dns_failed_request_total", "Failed dns requests", prometheus.CounterValue)
+	badURIDesc         = newDesc(namespace+"_bad_uri_total", "Messages with bad uri", prometheus.CounterValue)
+	badMsgHdrDesc      = newDesc(namespace+"_bad_msg_hdr", "Messages with bad message header", prometheus.CounterValue)
+	slReplyDesc        = newDesc(namespace+"_sl_reply_total", "Stateless replies by code", prometheus.CounterValue, "code")
+	slTypeDesc         = newDesc(namespace+"_sl_type_total", "Stateless replies by type", prometheus.CounterValue, "type")
+	tcpTotalDesc       = newDesc(namespace+"_tcp_total", "TCP connection counters", prometheus.CounterValue, "type")
+	tcpConnectionsDesc = newDesc(namespace+"_tcp_connections", "Opened TCP connections", prometheus.GaugeValue)
+	tcpWriteQueueDesc  = newDesc(namespace+"_tcp_writequeue", "TCP write queue size", prometheus.GaugeValue)
+	tmxCodeDesc        = newDesc(namespace+"_tmx_code_total", "Completed Transaction counters by code", prometheus.CounterValue, "code")
+	tmxTypeDesc        = newDesc(namespace+"_tmx_type_total", "Completed Transaction counters by type", prometheus.CounterValue, "type")
+	tmxDesc            = newDesc(namespace+"_tmx", "Ongoing Transactions", prometheus.GaugeValue, "type")
+	tmxRplDesc         = newDesc(namespace+"_tmx_rpl_total", "Tmx reply counters", prometheus.CounterValue, "type")
+	// The reference types this family as a counter although active and
+	// early dialogs are current values; kept for compatibility.
+	dialogDesc = newDesc(namespace+"_dialog", "Ongoing Dialogs", prometheus.CounterValue, "type")
+)
+
+// statSeries is where one statistic goes: a family and its label value
+// ("" for families without labels).
+type statSeries struct {
+	desc  *Desc
+	label string
+}
+
+// curatedStats maps stats.fetch keys to the reference exporter's series.
+var curatedStats = func() map[string]statSeries {
+	m := map[string]statSeries{
+		"core.drop_requests":             {coreRequestDesc, "drop"},
+		"core.err_requests":              {coreRequestDesc, "err"},
+		"core.fwd_requests":              {coreRequestDesc, "fwd"},
+		"core.rcv_requests":              {coreRequestDesc, "rcv"},
+		"core.unsupported_methods":       {coreRcvRequestDesc, "unsupported"},
+		"core.drop_replies":              {coreReplyDesc, "drop"},
+		"core.err_replies":               {coreReplyDesc, "err"},
+		"core.fwd_replies":               {coreReplyDesc, "fwd"},
+		"core.rcv_replies":               {coreReplyDesc, "rcv"},
+		"shmem.free_size":                {shmBytesDesc, "free"},
+		"shmem.max_used_size":            {shmBytesDesc, "max_used"},
+		"shmem.real_used_size":           {shmBytesDesc, "real_used"},
+		"shmem.total_size":               {shmBytesDesc, "total"},
+		"shmem.used_size":                {shmBytesDesc, "used"},
+		"shmem.fragments":                {shmFragmentsDesc, ""},
+		"dns.failed_dns_request":         {dnsFailedDesc, ""},
+		"core.bad_URIs_rcvd":             {badURIDesc, ""},
+		"core.bad_msg_hdr":               {badMsgHdrDesc, ""},
+		"sl.failures":                    {slTypeDesc, "failure"},
+		"sl.received_ACKs":               {slTypeDesc, "received_ack"},
+		"sl.sent_err_replies":            {slTypeDesc, "sent_err_reply"},
+		"sl.sent_replies":                {slTypeDesc, "sent_reply"},
+		"sl.xxx_replies":                 {slTypeDesc, "xxx_reply"},
+		"tcp.current_opened_connections": {tcpConnectionsDesc, ""},
+		"tcp.current_write_queue_size":   {tcpWriteQueueDesc, ""},
+		"tmx.UAC_transactions":           {tmxTypeDesc, "uac"},
+		"tmx.UAS_transactions":           {tmxTypeDesc, "uas"},
+		"tmx.active_transactions":        {tmxDesc, "active"},
+		"tmx.inuse_transactions":         {tmxDesc, "inuse"},
+	}
+	for _, meth := range []string{"ack", "bye", "cancel", "info", "invite", "message", "notify",
+		"options", "prack", "publish", "refer", "register", "subscribe", "update"} {
+		m["core.rcv_requests_"+meth] = statSeries{coreRcvRequestDesc, meth}
+	}
+	for _, code := range []string{"18x", "1xx", "2xx", "3xx", "401", "404", "407", "408", "480", "486", "4xx", "5xx", "6xx"} {
+		m["core.rcv_replies_"+code] = statSeries{coreRcvReplyDesc, code}
+	}
+	for _, code := range []string{"1xx", "200", "202", "2xx", "300", "301", "302", "3xx", "400", "401",
+		"403", "404", "407", "408", "483", "4xx", "500", "5xx", "6xx"} {
+		m["sl."+code+"_replies"] = statSeries{slReplyDesc, code}
+	}
+	for _, t := range []string{"con_reset", "con_timeout", "connect_failed", "connect_success",
+		"established", "local_reject", "passive_open", "send_timeout", "sendq_full"} {
+		m["tcp."+t] = statSeries{tcpTotalDesc, t}
+	}
+	for _, code := range []string{"2xx", "3xx", "4xx", "5xx", "6xx"} {
+		m["tmx."+code+"_transactions"] = statSeries{tmxCodeDesc, code}
+	}
+	for _, t := range []string{"absorbed", "generated", "received", "relayed", "sent"} {
+		m["tmx.rpl_"+t] = statSeries{tmxRplDesc, t}
+	}
+	for _, t := range []string{"active_dialogs", "early_dialogs", "expired_dialogs", "failed_dialogs", "processed_dialogs"} {
+		m["dialog."+t] = statSeries{dialogDesc, t}
+	}
+	return m
+}()
+
+func init() {
+	register("stats.fetch", "core and module statistics, scripted statistics", updateStatsFetch)
+}
+
+// stats.fetch all: one struct whose members are "group.name" → decimal
+// string. Values are parsed exactly; a value that is not a number fails the
+// collector rather than being exported as a wrong number.
+func updateStatsFetch(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	vals, err := c.Call(ctx, "stats.fetch", "all")
+	if err != nil {
+		return err
+	}
+	st, err := onlyStruct("stats.fetch", vals)
+	if err != nil {
+		return err
+	}
+	for _, m := range st.Members {
+		if !m.Named {
+			return fmt.Errorf("stats.fetch: unnamed member in reply")
+		}
+		series, curated := curatedStats[m.Name]
+		script, isScript := strings.CutPrefix(m.Name, "script.")
+		if !curated && !isScript {
+			continue
+		}
+		v, err := m.Value.Float()
+		if err != nil {
+			return fmt.Errorf("stats.fetch: %s: %w", m.Name, err)
+		}
+		if curated {
+			if series.label == "" {
+				s.Add(series.desc, v)
+			} else {
+				s.Add(series.desc, v, series.label)
+			}
+			continue
+		}
+		if d := scriptDesc(script); d != nil {
+			s.Add(d, v)
+		} else {
+			s.dropped = append(s.dropped, "script statistic "+m.Name+": name collides with an exporter family")
+		}
+	}
+	return nil
+}
+
+// scriptDesc builds the family of a scripted statistic (statistics module
+// variable): kamailio_<lowercase name>, sanitised; a counter when the name
+// ends in _total, _seconds or _bytes, else a gauge. It returns nil when the
+// name would collide with a static family.
+func scriptDesc(name string) *Desc {
+	lower := strings.ToLower(name)
+	metric := namespace + "_" + sanitizeName(lower)
+	if reserved[metric] {
+		return nil
+	}
+	typ := prometheus.GaugeValue
+	if strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_bytes") {
+		typ = prometheus.CounterValue
+	}
+	return makeDesc(metric, "Scripted metric "+lower, typ)
+}

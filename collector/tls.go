@@ -1,0 +1,37 @@
+package collector
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	tlsOpenedDesc = newDesc(namespace+"_tls_opened_connections",
+		"TLS Opened Connections", prometheus.GaugeValue)
+	tlsClearTextQueuedDesc = newDesc(namespace+"_tls_clear_text_write_queued_bytes",
+		"TLS Opened Connections", prometheus.GaugeValue)
+)
+
+func init() {
+	register("tls.info", "TLS module connections", updateTLSInfo)
+}
+
+// tls.info: {max_connections, opened_connections, clear_text_write_queued_bytes}.
+// max_connections shares kamailio_tls_max_connections with core.tcp_info;
+// the scrape keeps one sample of it.
+func updateTLSInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	vals, err := c.Call(ctx, "tls.info")
+	if err != nil {
+		return err
+	}
+	st, err := onlyStruct("tls.info", vals)
+	if err != nil {
+		return err
+	}
+	return addFields(s, st, []field{
+		{"max_connections", tlsMaxConnectionsDesc},
+		{"opened_connections", tlsOpenedDesc},
+		{"clear_text_write_queued_bytes", tlsClearTextQueuedDesc},
+	})
+}

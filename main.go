@@ -1,0 +1,204 @@
+// Command kamailio_exporter exports Kamailio's statistics and state, read
+// over BINRPC from the ctl module, as Prometheus metrics.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
+)
+
+const exporterName = "kamailio_exporter"
+
+// options are the command-line settings.
+type options struct {
+	uri              string
+	timeout          time.Duration
+	customMetricsURL string
+	dispatcherMap    []string
+	dialogProfiles   []string
+	metricsPath      string
+	rtpMetricsPath   string
+	rtpMetricsURL    string
+	selection        collector.Selection
+	web              *web.FlagConfig
+	log              *promslog.Config
+
+	rpcMethod string
+	rpcArgs   []string
+}
+
+func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdClause) {
+	app := kingpin.New(exporterName, "Prometheus exporter for the Kamailio SIP server, over BINRPC (ctl module).")
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	app.Flag("kamailio.binrpc-uri", `BINRPC URI on which to scrape kamailio. E.g. "tcp://localhost:3012"`).
+		Default("unix:///var/run/kamailio/kamailio_ctl").StringVar(&o.uri)
+	app.Flag("kamailio.timeout", "Timeout for trying to get stats from Kamailio using BINRPC.").
+		Short('t').Default("5s").DurationVar(&o.timeout)
+	app.Flag("kamailio.custom-metrics-url", "URL to request user defined metrics from kamailio").
+		Default("").StringVar(&o.customMetricsURL)
+	app.Flag("collector.dispatcher.mapping", `Map a Dispatcher ID to a Name using the "ID:NAME" format. E.g. "100:Genesys"`).
+		StringsVar(&o.dispatcherMap)
+	app.Flag("collector.dialog.profiles", "Select dialog profiles to query.").StringsVar(&o.dialogProfiles)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.rtp-telemetry-path", "Path under which to expose rtpengine metrics.").Default("").StringVar(&o.rtpMetricsPath)
+	app.Flag("rtpengine.metrics-url", "URL of rtpengine's own Prometheus metrics, served at --web.rtp-telemetry-path.").
+		Default("http://127.0.0.1:9901/metrics").StringVar(&o.rtpMetricsURL)
+	o.selection = collector.AddFlags(app)
+	o.web = kingpinflag.AddFlags(app, ":9494")
+	o.log = &promslog.Config{}
+	flag.AddFlags(app, o.log)
+
+	serve := app.Command("serve", "Serve metrics (the default).").Default()
+	rpc := app.Command("rpc", "Call one RPC method and print the reply as JSON (like kamcmd).")
+	rpc.Arg("method", "RPC method, e.g. core.uptime").Required().StringVar(&o.rpcMethod)
+	rpc.Arg("args", `Arguments: numbers are sent as ints or doubles, anything else as a string; prefix with "s:", "i:" or "d:" to force a type.`).StringsVar(&o.rpcArgs)
+	return app, serve, rpc
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	app, _, rpc := newApp(&o)
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Terminate(nil)
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
+		return 2
+	}
+	if cmd == "" { // --help or --version was handled
+		return 0
+	}
+	addr, err := binrpc.ParseURI(o.uri)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: error: --kamailio.binrpc-uri: %v\n", exporterName, err)
+		return 2
+	}
+	if o.timeout <= 0 {
+		fmt.Fprintf(stderr, "%s: error: --kamailio.timeout must be positive, got %v\n", exporterName, o.timeout)
+		return 2
+	}
+	if cmd == rpc.FullCommand() {
+		return runRPC(addr, o.timeout, o.rpcMethod, o.rpcArgs, stdout, stderr)
+	}
+	logger := promslog.New(o.log)
+	settings, err := o.settings(logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
+		return 2
+	}
+	if err := serve(&o, addr, settings, logger); err != nil {
+		logger.Error("exporter stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// settings validates the collector flags.
+func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
+	s := collector.Settings{DispatcherSetNames: map[int]string{}}
+	for _, m := range o.dispatcherMap {
+		if m == "" {
+			continue
+		}
+		id, name, ok := strings.Cut(m, ":")
+		n, err := strconv.Atoi(strings.TrimSpace(id))
+		if !ok || err != nil {
+			return s, fmt.Errorf(`--collector.dispatcher.mapping %q: want "ID:NAME" with a numeric ID`, m)
+		}
+		if old, dup := s.DispatcherSetNames[n]; dup && old != name {
+			logger.Warn("dispatcher set mapped twice; the last mapping wins", "set_id", n, "names", old+", "+name)
+		}
+		s.DispatcherSetNames[n] = name
+	}
+	for _, p := range o.dialogProfiles {
+		if p = strings.TrimSpace(p); p != "" {
+			s.DialogProfiles = append(s.DialogProfiles, p)
+		}
+	}
+	if o.customMetricsURL != "" {
+		if err := checkHTTPURL(o.customMetricsURL); err != nil {
+			return s, fmt.Errorf("--kamailio.custom-metrics-url: %w", err)
+		}
+	}
+	if o.rtpMetricsPath != "" {
+		if err := checkHTTPURL(o.rtpMetricsURL); err != nil {
+			return s, fmt.Errorf("--rtpengine.metrics-url: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func serve(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) error {
+	logger.Info("Starting "+exporterName, "version", version.Info())
+	logger.Info("Build context", "build_context", version.BuildContext())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(exporterName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collector.NewExporter(addr, o.timeout, settings, o.selection, logger),
+	)
+	var gatherer prometheus.Gatherer = reg
+	if o.customMetricsURL != "" {
+		gatherer = newCustomMetricsGatherer(reg, o.customMetricsURL, o.timeout, logger)
+	}
+	handler := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       o.timeout + 5*time.Second,
+	}))
+
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, handler)
+	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
+	if o.rtpMetricsPath != "" {
+		logger.Info("Enabling rtp metrics", "path", o.rtpMetricsPath, "upstream", o.rtpMetricsURL)
+		mux.Handle(o.rtpMetricsPath, newRTPProxy(o.rtpMetricsURL, o.timeout, logger))
+		links = append(links, web.LandingLinks{Address: o.rtpMetricsPath, Text: "rtpengine metrics"})
+	}
+	if o.metricsPath != "/" && o.metricsPath != "" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Kamailio Exporter",
+			Description: "Prometheus Exporter for Kamailio servers",
+			Version:     version.Info(),
+			Links:       links,
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/", landing)
+	}
+	server := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return web.ListenAndServe(server, o.web, logger)
+}
