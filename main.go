@@ -45,6 +45,7 @@ type options struct {
 
 	rpcMethod string
 	rpcArgs   []string
+	rpcRawOut string
 }
 
 func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdClause) {
@@ -71,6 +72,7 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
 	rpc := app.Command("rpc", "Call one RPC method and print the reply as JSON (like kamcmd).")
+	rpc.Flag("raw-output", "Also write the reply packet, as received, to this file (to record test data).").Hidden().StringVar(&o.rpcRawOut)
 	rpc.Arg("method", "RPC method, e.g. core.uptime").Required().StringVar(&o.rpcMethod)
 	rpc.Arg("args", `Arguments: numbers are sent as ints or doubles, anything else as a string; prefix with "s:", "i:" or "d:" to force a type.`).StringsVar(&o.rpcArgs)
 	return app, serve, rpc
@@ -104,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if cmd == rpc.FullCommand() {
-		return runRPC(addr, o.timeout, o.rpcMethod, o.rpcArgs, stdout, stderr)
+		return runRPC(addr, o.timeout, o.rpcMethod, o.rpcArgs, o.rpcRawOut, stdout, stderr)
 	}
 	logger := promslog.New(o.log)
 	settings, err := o.settings(logger)

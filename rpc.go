@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 // runRPC implements the rpc subcommand: call one method and print the
 // reply's values as a JSON array. A fault prints "code message" and exits 1.
-func runRPC(addr binrpc.Address, timeout time.Duration, method string, rawArgs []string, stdout, stderr io.Writer) int {
+func runRPC(addr binrpc.Address, timeout time.Duration, method string, rawArgs []string, rawOut string, stdout, stderr io.Writer) int {
 	args := make([]any, len(rawArgs))
 	for i, a := range rawArgs {
 		v, err := parseArg(a)
@@ -28,13 +29,19 @@ func runRPC(addr binrpc.Address, timeout time.Duration, method string, rawArgs [
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := binrpc.Dial(ctx, addr, binrpc.Options{})
+	conn, err := binrpc.Dial(ctx, addr, binrpc.Options{KeepRaw: rawOut != ""})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 1
 	}
 	defer conn.Close()
 	vals, err := conn.Call(ctx, method, args...)
+	if rawOut != "" && conn.LastReply() != nil {
+		if werr := os.WriteFile(rawOut, conn.LastReply(), 0o644); werr != nil {
+			fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, werr)
+			return 1
+		}
+	}
 	var fault *binrpc.FaultError
 	if errors.As(err, &fault) {
 		fmt.Fprintf(stderr, "%d %s\n", fault.Code, fault.Message)

@@ -160,4 +160,3 @@ func (p *rtpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	w.Write(body)
 }
-

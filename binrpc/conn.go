@@ -35,6 +35,9 @@ var ErrClosed = errors.New("BINRPC connection closed")
 type Options struct {
 	// MaxReplySize caps a reply's payload (default DefaultMaxReplySize).
 	MaxReplySize int
+	// KeepRaw keeps a copy of the last reply packet for LastReply (used to
+	// record replies for tests).
+	KeepRaw bool
 }
 
 // Conn is a BINRPC client connection. It carries any number of calls in
@@ -44,16 +47,26 @@ type Conn struct {
 	c        net.Conn
 	maxReply int
 	localDir string // unix datagram: directory of our bound socket
+	keepRaw  bool
 
 	mu     sync.Mutex
 	wbuf   []byte
 	rbuf   []byte
+	raw    []byte
 	broken error
+}
+
+// LastReply returns the last reply packet (header and payload) as read,
+// when the connection was dialled with KeepRaw.
+func (c *Conn) LastReply() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw
 }
 
 // Dial connects to the ctl socket at addr. The context bounds the dial.
 func Dial(ctx context.Context, addr Address, opts Options) (*Conn, error) {
-	c := &Conn{addr: addr, maxReply: opts.MaxReplySize}
+	c := &Conn{addr: addr, maxReply: opts.MaxReplySize, keepRaw: opts.KeepRaw}
 	if c.maxReply <= 0 {
 		c.maxReply = DefaultMaxReplySize
 	}
@@ -149,14 +162,17 @@ func (c *Conn) Call(ctx context.Context, method string, args ...any) ([]Value, e
 		return nil, c.fail(ctx, method, fmt.Errorf("write request: %w", err))
 	}
 	var h Header
-	var payload []byte
+	var hdr, payload []byte
 	if c.addr.Stream() {
-		h, payload, err = c.readStream(cookie)
+		h, hdr, payload, err = c.readStream(cookie)
 	} else {
-		h, payload, err = c.readDatagram(cookie)
+		h, hdr, payload, err = c.readDatagram(cookie)
 	}
 	if err != nil {
 		return nil, c.fail(ctx, method, err)
+	}
+	if c.keepRaw {
+		c.raw = append(append([]byte(nil), hdr...), payload...)
 	}
 	vals, err := DecodePayload(payload)
 	if err != nil {
@@ -194,36 +210,36 @@ func (c *Conn) fail(ctx context.Context, method string, err error) error {
 	return fmt.Errorf("%s: %w", method, err)
 }
 
-func (c *Conn) readStream(cookie uint32) (Header, []byte, error) {
-	var hb [MaxHeaderSize]byte
+func (c *Conn) readStream(cookie uint32) (h Header, hdr, payload []byte, err error) {
+	hb := make([]byte, MaxHeaderSize)
 	if _, err := io.ReadFull(c.c, hb[:2]); err != nil {
-		return Header{}, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
+		return Header{}, nil, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
 	}
 	n, err := HeaderSize(hb[0], hb[1])
 	if err != nil {
-		return Header{}, nil, err
+		return Header{}, nil, nil, err
 	}
 	if _, err := io.ReadFull(c.c, hb[2:n]); err != nil {
-		return Header{}, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
+		return Header{}, nil, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
 	}
-	h, _, err := ParseHeader(hb[:n], c.maxReply)
+	h, _, err = ParseHeader(hb[:n], c.maxReply)
 	if err != nil {
-		return h, nil, err
+		return h, nil, nil, err
 	}
 	if h.Cookie != cookie {
-		return h, nil, malformed("reply cookie %#x does not match request cookie %#x", h.Cookie, cookie)
+		return h, nil, nil, malformed("reply cookie %#x does not match request cookie %#x", h.Cookie, cookie)
 	}
 	if cap(c.rbuf) < h.Length {
 		c.rbuf = make([]byte, h.Length)
 	}
-	payload := c.rbuf[:h.Length]
+	payload = c.rbuf[:h.Length]
 	if _, err := io.ReadFull(c.c, payload); err != nil {
-		return h, nil, fmt.Errorf("read payload (%d bytes): %w", h.Length, eofIsUnexpected(err))
+		return h, nil, nil, fmt.Errorf("read payload (%d bytes): %w", h.Length, eofIsUnexpected(err))
 	}
-	return h, payload, nil
+	return h, hb[:n], payload, nil
 }
 
-func (c *Conn) readDatagram(cookie uint32) (Header, []byte, error) {
+func (c *Conn) readDatagram(cookie uint32) (h Header, hdr, payload []byte, err error) {
 	size := maxUDPDatagram
 	if c.addr.Network == "unixgram" {
 		size = maxUnixDatagram
@@ -236,24 +252,25 @@ func (c *Conn) readDatagram(cookie uint32) (Header, []byte, error) {
 	for range maxStaleReplies {
 		n, err := c.c.Read(buf)
 		if err != nil {
-			return Header{}, nil, fmt.Errorf("read reply: %w", err)
+			return Header{}, nil, nil, fmt.Errorf("read reply: %w", err)
 		}
-		h, hl, err := ParseHeader(buf[:n], c.maxReply)
+		var hl int
+		h, hl, err = ParseHeader(buf[:n], c.maxReply)
 		if err != nil {
-			return h, nil, err
+			return h, nil, nil, err
 		}
 		if h.Cookie != cookie {
 			continue // a late reply to an earlier call
 		}
 		if hl+h.Length > n {
 			if n == len(buf) {
-				return h, nil, fmt.Errorf("%w: datagram reply of %d bytes does not fit the %d-byte buffer", ErrTooLarge, hl+h.Length, n)
+				return h, nil, nil, fmt.Errorf("%w: datagram reply of %d bytes does not fit the %d-byte buffer", ErrTooLarge, hl+h.Length, n)
 			}
-			return h, nil, malformed("datagram truncated: %d of %d bytes", n, hl+h.Length)
+			return h, nil, nil, malformed("datagram truncated: %d of %d bytes", n, hl+h.Length)
 		}
-		return h, buf[hl : hl+h.Length], nil
+		return h, buf[:hl], buf[hl : hl+h.Length], nil
 	}
-	return Header{}, nil, malformed("no reply with cookie %#x among %d datagrams", cookie, maxStaleReplies)
+	return Header{}, nil, nil, malformed("no reply with cookie %#x among %d datagrams", cookie, maxStaleReplies)
 }
 
 func eofIsUnexpected(err error) error {

@@ -119,15 +119,16 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 
 // Collect scrapes Kamailio within the configured timeout.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
-	defer cancel()
-	for _, s := range e.Scrape(ctx).samples {
+	for _, s := range e.Scrape(context.Background()).samples {
 		ch <- s.metric
 	}
 }
 
-// Scrape runs one scrape and returns its samples.
+// Scrape runs one scrape, bounded by the exporter's timeout, and returns
+// its samples.
 func (e *Exporter) Scrape(ctx context.Context) *Sink {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	out := newSink(e.logger)
 	families := map[string]*Desc{}
 	commit := func(s *Sink) { out.merge(s, families) }

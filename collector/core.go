@@ -21,8 +21,8 @@ var (
 		"TCP connection limit", prometheus.GaugeValue)
 	// Also filled by tls.info: one family, one HELP (the reference exporter
 	// declared it twice and failed every scrape when tls was loaded).
-	tlsMaxConnectionsDesc = newDesc(namespace+"_tls_max_connections",
-		"TLS connection limit", prometheus.GaugeValue)
+	tlsMaxConnectionsDesc = sharedDesc(newDesc(namespace+"_tls_max_connections",
+		"TLS connection limit", prometheus.GaugeValue))
 	tlsConnectionsDesc = newDesc(namespace+"_tls_connections",
 		"Opened TLS connections", prometheus.GaugeValue)
 )
@@ -102,6 +102,11 @@ func updateCoreTCPInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 		{"max_tls_connections", tlsMaxConnectionsDesc},
 		{"opened_tls_connections", tlsConnectionsDesc},
 	})
+}
+
+func sharedDesc(d *Desc) *Desc {
+	d.shared = true
+	return d
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -14,6 +14,9 @@ const namespace = "kamailio"
 
 // Desc describes one metric family the exporter emits.
 type Desc struct {
+	// shared marks a family that more than one collector may fill with
+	// the same series; the first sample wins and the others are expected.
+	shared bool
 	desc   *prometheus.Desc
 	name   string
 	help   string
@@ -103,7 +106,9 @@ func (s *Sink) merge(o *Sink, families map[string]*Desc) {
 			continue
 		}
 		if _, dup := s.seen[smp.key]; dup {
-			s.dropped = append(s.dropped, smp.key)
+			if !smp.desc.shared {
+				s.dropped = append(s.dropped, smp.key)
+			}
 			continue
 		}
 		families[smp.desc.name] = smp.desc

@@ -1,0 +1,334 @@
+//go:build e2e
+
+// Package e2e runs the exporter binary against a real Kamailio started by
+// scripts/kamailio.sh (see scripts/test.sh, which sets KAMAILIO_RUNDIR and
+// sends SIP traffic with sipp first).
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/families.golden")
+
+type env struct {
+	rundir string
+	bin    string
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	rundir := os.Getenv("KAMAILIO_RUNDIR")
+	if rundir == "" {
+		t.Fatal("KAMAILIO_RUNDIR is not set: run scripts/test.sh, which starts Kamailio")
+	}
+	bin := filepath.Join(t.TempDir(), "kamailio_exporter")
+	build := exec.Command("go", "build", "-o", bin, "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return env{rundir: rundir, bin: bin}
+}
+
+func (e env) unixURI() string { return "unix://" + e.rundir + "/kamailio_ctl" }
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startExporter runs the exporter binary until the test ends and returns
+// its base URL.
+func startExporter(t *testing.T, e env, args ...string) string {
+	t.Helper()
+	addr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "exporter.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("exporter log:\n%s", b)
+		}
+	})
+	base := "http://" + addr
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("exporter did not start listening within 10s")
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d\n%s", url, resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return fams
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.Label {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return 0
+}
+
+// find returns the value of the series of family name whose labels include want.
+func find(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range f.Metric {
+		l := labels(m)
+		match := true
+		for k, v := range want {
+			match = match && l[k] == v
+		}
+		if match {
+			return value(m), true
+		}
+	}
+	return 0, false
+}
+
+func kamcmd(t *testing.T, e env, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kamcmd", append([]string{"-s", "unix:" + e.rundir + "/kamailio_ctl"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kamcmd %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// The families, types and label names of a scrape of the test Kamailio
+// match testdata/families.golden; every collector succeeds; request
+// counters equal kamcmd's.
+func TestScrapeRealKamailio(t *testing.T) {
+	e := setup(t)
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
+		"--collector.dispatcher.mapping=1:Carrier 1", "--collector.dialog.profiles=inbound",
+		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile")
+	fams := scrape(t, base+"/metrics")
+
+	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
+		t.Fatalf("kamailio_up = %v", v)
+	}
+	for _, m := range fams["kamailio_scrape_collector_success"].GetMetric() {
+		if value(m) != 1 {
+			t.Errorf("collector %s failed", labels(m)["collector"])
+		}
+	}
+
+	// Golden: family name, type and label names.
+	var lines []string
+	for name, f := range fams {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "promhttp_") {
+			continue
+		}
+		var lnames []string
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if !slices.Contains(lnames, l.GetName()) {
+					lnames = append(lnames, l.GetName())
+				}
+			}
+		}
+		sort.Strings(lnames)
+		lines = append(lines, fmt.Sprintf("%s %s {%s}", name, strings.ToLower(f.GetType().String()), strings.Join(lnames, ",")))
+	}
+	sort.Strings(lines)
+	got := strings.Join(lines, "\n") + "\n"
+	golden := filepath.Join("testdata", "families.golden")
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("families differ from %s (run with -update to accept):\n%s", golden, diff(string(want), got))
+	}
+
+	// Request counters equal Kamailio's own (the traffic has stopped).
+	for _, meth := range []string{"invite", "register", "bye", "ack"} {
+		out := kamcmd(t, e, "stats.get_statistics", "rcv_requests_"+meth)
+		m := regexp.MustCompile(`rcv_requests_` + meth + ` = (\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("kamcmd output: %q", out)
+		}
+		want, _ := strconv.ParseFloat(m[1], 64)
+		got, ok := find(fams, "kamailio_core_rcv_request_total", map[string]string{"method": meth})
+		if !ok || got != want {
+			t.Errorf("kamailio_core_rcv_request_total{method=%q} = %v, kamcmd says %v", meth, got, want)
+		}
+		if meth == "invite" && want == 0 {
+			t.Errorf("no INVITE reached Kamailio: did the sipp traffic run?")
+		}
+	}
+
+	// Dispatcher: the sipp UAS destination is up, the probed dead one down,
+	// weights come from ATTRS.
+	if v, ok := find(fams, "kamailio_dispatcher_list_target", map[string]string{"set_id": "2"}); !ok || v != 0 {
+		t.Errorf("dead dispatcher destination in set 2: %v %v, want 0", v, ok)
+	}
+	if v, ok := find(fams, "kamailio_dispatcher_list_target", map[string]string{"set_id": "1", "set_name": "Carrier 1"}); !ok || v != 1 {
+		t.Errorf("dispatcher destination in set 1: %v %v, want 1", v, ok)
+	}
+	if v, ok := find(fams, "kamailio_dispatcher_list_target_weight", map[string]string{"set_id": "1"}); !ok || v == 0 {
+		t.Errorf("dispatcher weight in set 1 = %v %v, want the ATTRS weight", v, ok)
+	}
+	if _, ok := find(fams, "kamailio_dlg_profile_get_size_dialog", map[string]string{"profile": "no_such_profile"}); ok {
+		t.Errorf("unknown dialog profile exported")
+	}
+	if f := fams["kamailio_tls_max_connections"]; f == nil || len(f.Metric) != 1 {
+		t.Errorf("kamailio_tls_max_connections: want exactly one series, got %v", f)
+	}
+}
+
+func diff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for _, l := range al {
+		if !slices.Contains(bl, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range bl {
+		if !slices.Contains(al, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// rpc over every transport returns what kamcmd returns.
+func TestRPCEveryTransport(t *testing.T) {
+	e := setup(t)
+	want := strings.TrimSpace(kamcmd(t, e, "core.version"))
+	uris := []string{
+		e.unixURI(),
+		"unix:" + e.rundir + "/kamailio_ctl",
+		"unixd://" + e.rundir + "/kamailio_ctl.dgram",
+		"tcp://127.0.0.1:2046",
+		"udp://127.0.0.1:2047",
+	}
+	for _, uri := range uris {
+		t.Run(uri, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri="+uri, "core.version").Output()
+			if err != nil {
+				t.Fatalf("rpc: %v", err)
+			}
+			var vals []string
+			if err := json.Unmarshal(out, &vals); err != nil || len(vals) != 1 {
+				t.Fatalf("rpc output %q: %v", out, err)
+			}
+			if strings.TrimSpace(vals[0]) != want {
+				t.Fatalf("rpc core.version = %q, kamcmd = %q", vals[0], want)
+			}
+			// A fault exits non-zero with "code message".
+			cmd := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri="+uri, "no.such.method")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil || strings.TrimSpace(stderr.String()) != "500 command no.such.method not found" {
+				t.Fatalf("fault: err=%v stderr=%q", err, stderr.String())
+			}
+		})
+	}
+	// core.psa: the same pids as kamcmd.
+	out := kamcmd(t, e, "core.psa")
+	var kamPids []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "pid:" {
+			kamPids = append(kamPids, f[1])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri=tcp://127.0.0.1:2046", "core.psa").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []map[string]any
+	if err := json.Unmarshal(raw, &procs); err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, p := range procs {
+		ours = append(ours, fmt.Sprint(p["pid"]))
+	}
+	if len(ours) == 0 || !slices.Equal(ours, kamPids) {
+		t.Fatalf("core.psa pids: ours %v, kamcmd %v", ours, kamPids)
+	}
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Records the replies of a real Kamailio as test data: every RPC the
+# exporter sends (and a few faults), one packet per file, as ctl sent it, in
+# binrpc/testdata/replies/<method>[_<args>].bin. Then refreshes the golden
+# JSON renderings and the collector golden exposition.
+#
+#   scripts/record-replies.sh [RUNDIR]
+#
+# Uses the Kamailio of scripts/kamailio.sh (started, with sipp traffic, if
+# it is not running).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+rundir=${1:-${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}}
+out="$root/binrpc/testdata/replies"
+cd "$root"
+if ! scripts/kamailio.sh status "$rundir" >/dev/null 2>&1; then
+  scripts/kamailio.sh start "$rundir"
+  scripts/kamailio.sh traffic "$rundir" 20
+  sleep 8 # let dispatcher probing mark the dead destination inactive
+fi
+bin=$(mktemp -d)/kamailio_exporter
+go build -o "$bin" .
+uri="unix://$rundir/kamailio_ctl"
+mkdir -p "$out"
+rm -f "$out"/*.bin
+record() { # record NAME METHOD [ARGS...]; a fault is recorded too
+  local name=$1; shift
+  "$bin" rpc --kamailio.binrpc-uri="$uri" --raw-output="$out/$name.bin" "$@" >/dev/null 2>&1 || true
+  [ -s "$out/$name.bin" ] || { echo "no reply recorded for $*" >&2; exit 1; }
+  echo "recorded $name"
+}
+record system.listMethods system.listMethods
+record core.psa core.psa
+record core.runinfo core.runinfo
+record core.tcp_info core.tcp_info
+record core.version core.version
+record pkg.stats pkg.stats
+record stats.fetch_all stats.fetch all
+record dispatcher.list dispatcher.list
+record dlg.stats_active dlg.stats_active
+record dlg.profile_get_size_inbound dlg.profile_get_size inbound
+record dlg.profile_get_size_caller dlg.profile_get_size caller
+record dlg.profile_get_size_no_such_profile dlg.profile_get_size no_such_profile
+record htable.listTables htable.listTables
+record htable.stats htable.stats
+record sl.stats sl.stats
+record tm.stats tm.stats
+record tls.info tls.info
+record no.such.method no.such.method
+go test ./binrpc -run TestRecordedReplies -update >/dev/null
+go test ./collector -run TestScrapeRecordedReplies -update >/dev/null || true
+echo "recordings in $out; review the diffs of binrpc/testdata and collector/testdata"
