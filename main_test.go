@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// Bad flags are clear errors at start-up, before anything listens.
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kamailio.binrpc-uri=/var/run/kamailio_ctl"}, "--kamailio.binrpc-uri"},
+		{[]string{"--kamailio.binrpc-uri=http://x:1"}, "unsupported scheme"},
+		{[]string{"--kamailio.timeout=soon"}, `invalid duration "soon"`},
+		{[]string{"--kamailio.timeout=0s"}, "must be positive"},
+		{[]string{"--collector.dispatcher.mapping=abc"}, `want "ID:NAME"`},
+		{[]string{"--kamailio.custom-metrics-url=ftp://x"}, "custom-metrics-url"},
+		{[]string{"--no-such-flag"}, "unknown long flag"},
+		{[]string{"--web.listen-address=127.0.0.1:0", "--log.level=loud"}, "unrecognized log level loud"},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := run(tt.args, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tt.args, code, errb.String(), tt.want)
+		}
+	}
+}
+
+func TestRPCCommand(t *testing.T) {
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		switch r.Method {
+		case "echo":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(
+				binrpc.Named("z", binrpc.Int(-1)), binrpc.Named("a", binrpc.Array(r.Args...)))}}
+		}
+		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out, errb bytes.Buffer
+	if code := run([]string{"rpc", "--kamailio.binrpc-uri=" + s.URI(), "echo", "7", "s:8", "1.5", "x"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	want := `[{"z":-1,"a":[7,"8",1.5,"x"]}]`
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, out.Bytes()); err != nil || compact.String() != want {
+		t.Fatalf("output %s (%v), want %s", out.String(), err, want)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"rpc", "--kamailio.binrpc-uri=" + s.URI(), "nope"}, &out, &errb); code != 1 || errb.String() != "500 command nope not found\n" {
+		t.Fatalf("fault: exit %d, stderr %q", code, errb.String())
+	}
+	if code := run([]string{"rpc", "--kamailio.binrpc-uri=unix:///nonexistent/ctl", "core.uptime"}, &out, &errb); code != 1 {
+		t.Fatalf("unreachable: exit %d", code)
+	}
+}
+
+func TestParseArg(t *testing.T) {
+	for in, want := range map[string]any{"5": int64(5), "-3": int64(-3), "2.5": 2.5, "abc": "abc", "s:5": "5", "i:0x10": int64(16), "d:3": 3.0, "99999999999": 99999999999.0} {
+		got, err := parseArg(in)
+		if err != nil || got != want {
+			t.Errorf("parseArg(%q) = %#v, %v; want %#v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"i:x", "d:y", "i:99999999999"} {
+		if _, err := parseArg(bad); err == nil {
+			t.Errorf("parseArg(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/promslog"
+)
+
+func ourRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kamailio_scrape_collector_success", Help: "kamailio_exporter: Whether a collector succeeded."}, []string{"collector"})
+	g.WithLabelValues("stats.fetch").Set(1)
+	up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kamailio_up", Help: "up"})
+	up.Set(1)
+	reg.MustRegister(g, up)
+	return reg
+}
+
+func customSuccess(t *testing.T, fams []*dto.MetricFamily) float64 {
+	t.Helper()
+	for _, f := range fams {
+		if f.GetName() != "kamailio_scrape_collector_success" {
+			continue
+		}
+		for _, m := range f.Metric {
+			if m.Label[0].GetValue() == customCollector {
+				return m.Gauge.GetValue()
+			}
+		}
+	}
+	t.Fatal("no custom_metrics success sample")
+	return -1
+}
+
+func render(t *testing.T, fams []*dto.MetricFamily) string {
+	var b bytes.Buffer
+	for _, f := range fams {
+		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func TestCustomMetricsMerge(t *testing.T) {
+	good := "# TYPE kamailio_calls_routed counter\nkamailio_calls_routed{method=\"INVITE\"} 20 1764000000000\n" +
+		"# TYPE kamailio_up gauge\nkamailio_up 7\n"
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		success float64
+		want    []string
+		absent  []string
+	}{
+		{"good", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, good) }, 1,
+			[]string{`kamailio_calls_routed{method="INVITE"} 20` + "\n", "kamailio_up 1\n"}, []string{"kamailio_up 7", "1764000000000"}},
+		{"garbage", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>{{{\n") }, 0,
+			[]string{"kamailio_up 1\n"}, nil},
+		{"status 500", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }, 0,
+			[]string{"kamailio_up 1\n"}, nil},
+		{"slow", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		}, 0, []string{"kamailio_up 1\n"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			g := newCustomMetricsGatherer(ourRegistry(), srv.URL, 300*time.Millisecond, promslog.NewNopLogger())
+			begin := time.Now()
+			fams, err := g.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if el := time.Since(begin); el > 2*time.Second {
+				t.Fatalf("gather took %v", el)
+			}
+			if got := customSuccess(t, fams); got != tt.success {
+				t.Errorf("custom_metrics success = %v, want %v", got, tt.success)
+			}
+			page := render(t, fams)
+			for _, w := range tt.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("page lacks %q:\n%s", w, page)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(page, a) {
+					t.Errorf("page has %q:\n%s", a, page)
+				}
+			}
+		})
+	}
+}
+
+func TestRTPProxy(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.WriteHeader(503)
+		io.WriteString(w, "rtpengine_up 0\n")
+	}))
+	p := newRTPProxy(up.URL, time.Second, promslog.NewNopLogger())
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/rtp_metrics", nil))
+	if rec.Code != 503 || rec.Body.String() != "rtpengine_up 0\n" || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("proxied: %d %q %q", rec.Code, rec.Body.String(), rec.Header().Get("Content-Type"))
+	}
+	up.Close()
+	rec = httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/rtp_metrics", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Fatalf("dead upstream: %d", rec.Code)
+	}
+}
