@@ -73,6 +73,9 @@ func (g *customMetricsGatherer) Gather() ([]*dto.MetricFamily, error) {
 		for _, m := range f.Metric {
 			m.TimestampMs = nil // the scrape's time is the sample's time
 		}
+		if f.GetHelp() == "" {
+			f.Help = proto.String("Metric " + f.GetName() + " from Kamailio's xhttp_prom module.")
+		}
 		ours = append(ours, f)
 	}
 	sort.Slice(ours, func(i, j int) bool { return ours[i].GetName() < ours[j].GetName() })

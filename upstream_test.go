@@ -62,7 +62,7 @@ func TestCustomMetricsMerge(t *testing.T) {
 		absent  []string
 	}{
 		{"good", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, good) }, 1,
-			[]string{`kamailio_calls_routed{method="INVITE"} 20` + "\n", "kamailio_up 1\n"}, []string{"kamailio_up 7", "1764000000000"}},
+			[]string{`kamailio_calls_routed{method="INVITE"} 20` + "\n", "kamailio_up 1\n", "# HELP kamailio_calls_routed Metric kamailio_calls_routed from Kamailio's xhttp_prom module."}, []string{"kamailio_up 7", "1764000000000"}},
 		{"garbage", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<html>{{{\n") }, 0,
 			[]string{"kamailio_up 1\n"}, nil},
 		{"status 500", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }, 0,

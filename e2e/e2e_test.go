@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,7 +176,8 @@ func TestScrapeRealKamailio(t *testing.T) {
 	e := setup(t)
 	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
 		"--collector.dispatcher.mapping=1:Carrier 1", "--collector.dialog.profiles=inbound",
-		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile")
+		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile",
+		"--kamailio.custom-metrics-url=http://127.0.0.1:8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics")
 	fams := scrape(t, base+"/metrics")
 
 	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
@@ -251,6 +253,101 @@ func TestScrapeRealKamailio(t *testing.T) {
 	}
 	if f := fams["kamailio_tls_max_connections"]; f == nil || len(f.Metric) != 1 {
 		t.Errorf("kamailio_tls_max_connections: want exactly one series, got %v", f)
+	}
+
+	// The real rtpengine daemon is up.
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 1 {
+		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 1", v, ok)
+	}
+	// Kamailio's own xhttp_prom page is merged.
+	if v, ok := find(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "custom_metrics"}); !ok || v != 1 {
+		t.Errorf("custom_metrics success = %v %v", v, ok)
+	}
+	if v, ok := find(fams, "kamailio_calls_routed", map[string]string{"method": "INVITE"}); !ok || v == 0 {
+		t.Errorf("xhttp_prom counter kamailio_calls_routed{method=INVITE} = %v %v", v, ok)
+	}
+	// rtpengine's own page at the rtp path.
+	body, status := get(t, base+"/rtp_metrics")
+	if status != 200 || !strings.Contains(body, "rtpengine_sessions") {
+		t.Errorf("/rtp_metrics: %d %.200s", status, body)
+	}
+	// promtool accepts the page, apart from the reference's legacy names.
+	page, _ := get(t, base+"/metrics")
+	checkPromtool(t, page)
+}
+
+func get(t *testing.T, url string) (string, int) {
+	t.Helper()
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
+}
+
+// legacyLintNames are the reference exporter's names that promtool's
+// linter flags; they are kept for compatibility (see the README).
+var legacyLintNames = []string{
+	"kamailio_bad_msg_hdr",        // counter without _total
+	"kamailio_dialog",             // counter without _total
+	"kamailio_htable_slots_total", // gauge with _total
+	"kamailio_htable_items_total", // gauge with _total
+	"kamailio_failure_total",
+}
+
+func checkPromtool(t *testing.T, page string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "promtool", "check", "metrics")
+	cmd.Stdin = strings.NewReader(page)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		legacy := false
+		for _, n := range legacyLintNames {
+			legacy = legacy || strings.HasPrefix(line, n+" ")
+		}
+		if !legacy && line != "" {
+			t.Errorf("promtool check metrics: %s", line)
+		}
+	}
+}
+
+// Last: rtpengine stops; once Kamailio has noticed (rtpengine.ping), the
+// node is reported down and the rtp path answers 502.
+func TestRtpengineDown(t *testing.T) {
+	e := setup(t)
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--web.rtp-telemetry-path=/rtp_metrics")
+	pid, err := os.ReadFile(filepath.Join(e.rundir, "rtpengine.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, _ := os.FindProcess(p)
+	if err := proc.Signal(os.Interrupt); err != nil {
+		t.Fatalf("stop rtpengine (pid %d): %v", p, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); proc.Signal(syscall.Signal(0)) == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("rtpengine did not stop")
+		}
+	}
+	kamcmd(t, e, "rtpengine.ping", "all")
+	fams := scrape(t, base+"/metrics")
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 0 {
+		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 0", v, ok)
+	}
+	if _, status := get(t, base+"/rtp_metrics"); status != http.StatusBadGateway {
+		t.Errorf("/rtp_metrics with rtpengine down: %d, want 502", status)
 	}
 }
 

@@ -3,6 +3,7 @@
 #
 #   scripts/kamailio.sh install            Debian packages: kamailio, modules, sipp, prometheus
 #   scripts/kamailio.sh start   [RUNDIR]   start Kamailio with deploy/kamailio/kamailio.cfg
+#                                          (and rtpengine, unless RTPENGINE=0)
 #   scripts/kamailio.sh stop    [RUNDIR]   stop it (by pid file)
 #   scripts/kamailio.sh status  [RUNDIR]
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
@@ -17,7 +18,7 @@ shift || true
 rundir=${1:-${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}}
 [ $# -gt 0 ] && shift
 
-packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl)
+packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl rtpengine-daemon)
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 main_pid() { cat "$rundir/kamailio.main.pid" 2>/dev/null || true; }
@@ -57,9 +58,20 @@ start() {
   for f in kamailio.cfg tls.cfg dispatcher.list; do
     sed "s|@RUNDIR@|$rundir|g" "$root/deploy/kamailio/$f" > "$rundir/$f"
   done
-  kamailio -c -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }
+  local defines=()
+  if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
+    if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
+      # Userspace forwarding only (--table=-1), loopback only.
+      rtpengine --foreground --log-stderr --table=-1 --interface=127.0.0.1 \
+        --listen-ng=127.0.0.1:2223 --listen-http=127.0.0.1:9901 --port-min=30000 --port-max=30100 \
+        >> "$rundir/rtpengine.log" 2>&1 < /dev/null &
+      echo $! > "$rundir/rtpengine.pid"
+    fi
+    defines=(-A WITH_RTPENGINE)
+  fi
+  kamailio -c "${defines[@]}" -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }
   # -DD: stay in the foreground (children are still forked); we keep the pid.
-  kamailio -DD -E -f "$rundir/kamailio.cfg" -P "$rundir/kamailio.pid" -Y "$rundir" -w "$rundir" \
+  kamailio -DD -E "${defines[@]}" -f "$rundir/kamailio.cfg" -P "$rundir/kamailio.pid" -Y "$rundir" -w "$rundir" \
     -m 64 -M 8 >> "$rundir/kamailio.log" 2>&1 < /dev/null &
   echo $! > "$rundir/kamailio.main.pid"
   for _ in $(seq 1 100); do
@@ -87,6 +99,14 @@ stop() {
     echo "kamailio not running"
   fi
   rm -f "$rundir/kamailio.main.pid"
+  pid=$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)
+  if pid_alive "$pid"; then
+    kill "$pid"
+    for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.2; done
+    pid_alive "$pid" && kill -9 "$pid"
+    echo "rtpengine stopped"
+  fi
+  rm -f "$rundir/rtpengine.pid"
 }
 
 status() {

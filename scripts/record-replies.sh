@@ -46,6 +46,7 @@ record htable.stats htable.stats
 record sl.stats sl.stats
 record tm.stats tm.stats
 record tls.info tls.info
+record rtpengine.show_all rtpengine.show all
 record no.such.method no.such.method
 go test ./binrpc -run TestRecordedReplies -update >/dev/null
 go test ./collector -run TestScrapeRecordedReplies -update >/dev/null || true
