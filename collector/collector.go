@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,8 @@ var (
 		"kamailio_exporter: Duration of a collector scrape.", prometheus.GaugeValue, "collector")
 	successDesc = newDesc(namespace+"_scrape_collector_success",
 		"kamailio_exporter: Whether a collector succeeded.", prometheus.GaugeValue, "collector")
+	roundsDesc = newDesc(namespace+"_exporter_scrape_rounds_total",
+		"kamailio_exporter: Rounds of RPCs sent to Kamailio; scrapes that arrive during a round share it.", prometheus.CounterValue)
 )
 
 // listMethods is the discovery step; its success is reported under this
@@ -99,6 +102,17 @@ type Exporter struct {
 	logger     *slog.Logger
 
 	dialFailures atomic.Uint64
+	rounds       atomic.Uint64
+
+	mu       sync.Mutex
+	inflight *round
+}
+
+// round is one scrape of Kamailio, shared by the Collect calls that arrive
+// while it runs. Its samples are immutable once done is closed.
+type round struct {
+	done   chan struct{}
+	result *Sink
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
@@ -117,11 +131,36 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 // reports, so the exporter is an unchecked collector.
 func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 
-// Collect scrapes Kamailio within the configured timeout.
+// Collect scrapes Kamailio within the configured timeout. Concurrent
+// Collects share one round of RPCs: one is in flight per target, the others
+// wait for its result, so several Prometheus servers cost Kamailio one round.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range e.Scrape(context.Background()).samples {
+	for _, s := range e.sharedScrape().samples {
 		ch <- s.metric
 	}
+}
+
+func (e *Exporter) sharedScrape() *Sink {
+	e.mu.Lock()
+	if r := e.inflight; r != nil {
+		e.mu.Unlock()
+		<-r.done
+		if r.result == nil { // the round panicked; its owner reports it
+			return newSink(e.logger)
+		}
+		return r.result
+	}
+	r := &round{done: make(chan struct{})}
+	e.inflight = r
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.inflight = nil
+		e.mu.Unlock()
+		close(r.done)
+	}()
+	r.result = e.Scrape(context.Background())
+	return r.result
 }
 
 // Scrape runs one scrape, bounded by the exporter's timeout, and returns
@@ -134,6 +173,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 	commit := func(s *Sink) { out.merge(s, families) }
 	status := newSink(e.logger)
 
+	status.Add(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &redialConn{addr: e.addr}
 	defer conn.Close()
 

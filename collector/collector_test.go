@@ -404,3 +404,41 @@ func TestScrapeTimeout(t *testing.T) {
 		t.Fatal("no samples")
 	}
 }
+
+// Scrapes that arrive together share one round of RPCs.
+func TestConcurrentScrapesShareRounds(t *testing.T) {
+	recs := loadRecordings(t)
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		rec, ok := recs[requestKey(r)]
+		if !ok {
+			return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+		}
+		resp := fakectl.Response{Raw: rec.Replay(r.Cookie)}
+		if r.Method == "system.listMethods" {
+			resp.Delay = 300 * time.Millisecond // keep the round open while the others arrive
+		}
+		return resp
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := newTestExporter(t, s, 10*time.Second)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gather(t, e)
+		}()
+	}
+	wg.Wait()
+	if n := s.Calls("system.listMethods"); n < 1 || n > 2 {
+		t.Fatalf("10 overlapping scrapes made %d rounds, want 1 or 2", n)
+	}
+	fams := gather(t, e)
+	v, _ := sampleValue(fams, "kamailio_exporter_scrape_rounds_total", nil)
+	if int(v) != s.Calls("system.listMethods") {
+		t.Fatalf("rounds metric %v, server saw %d rounds", v, s.Calls("system.listMethods"))
+	}
+}

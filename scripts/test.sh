@@ -34,6 +34,7 @@ go test -race -count=1 ./...
 step "fuzzing ($fuzztime per target)"
 go test -run='^$' -fuzz='^FuzzDecodePayload$' -fuzztime="$fuzztime" ./binrpc
 go test -run='^$' -fuzz='^FuzzParseHeader$' -fuzztime="$fuzztime" ./binrpc
+go test -run='^$' -fuzz='^FuzzCollectors$' -fuzztime="$fuzztime" ./collector
 
 step "end-to-end against a real Kamailio"
 rundir=$(mktemp -d /tmp/kamailio_exporter-test.XXXXXX)
