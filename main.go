@@ -159,7 +159,24 @@ func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
 func serve(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) error {
 	logger.Info("Starting "+exporterName, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
+	mux, err := newHandler(o, addr, settings, logger)
+	if err != nil {
+		return err
+	}
+	return web.ListenAndServe(newServer(mux), o.web, logger)
+}
 
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// newHandler builds the HTTP handler: metrics, optional rtpengine path,
+// landing page.
+func newHandler(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(exporterName),
@@ -193,14 +210,9 @@ func serve(o *options, addr binrpc.Address, settings collector.Settings, logger 
 			Links:       links,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		mux.Handle("/", landing)
 	}
-	server := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	return web.ListenAndServe(server, o.web, logger)
+	return mux, nil
 }
