@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -427,5 +428,141 @@ func TestRPCEveryTransport(t *testing.T) {
 	}
 	if len(ours) == 0 || !slices.Equal(ours, kamPids) {
 		t.Fatalf("core.psa pids: ours %v, kamcmd %v", ours, kamPids)
+	}
+}
+
+// complete checks a scrape of the real Kamailio: up, every collector
+// succeeded, and the families of a full scrape are there.
+func complete(t *testing.T, fams map[string]*dto.MetricFamily) error {
+	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
+		return fmt.Errorf("kamailio_up = %v", v)
+	}
+	for _, m := range fams["kamailio_scrape_collector_success"].GetMetric() {
+		if value(m) != 1 {
+			return fmt.Errorf("collector %s failed", labels(m)["collector"])
+		}
+	}
+	for _, f := range []string{"kamailio_core_rcv_request_total", "kamailio_dispatcher_list_target", "kamailio_pkgmem_used", "kamailio_tm_stats_current"} {
+		if fams[f] == nil {
+			return fmt.Errorf("family %s missing", f)
+		}
+	}
+	return nil
+}
+
+// 50 concurrent scrapes, three times: every response complete, and the
+// scrapes that overlap share rounds of RPCs.
+func TestConcurrentScrapesRealKamailio(t *testing.T) {
+	e := setup(t)
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI())
+	errs := make(chan error, 150)
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: 15 * time.Second}
+				resp, err := client.Get(base + "/metrics")
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer resp.Body.Close()
+				p := expfmt.NewTextParser(model.UTF8Validation)
+				fams, err := p.TextToMetricFamilies(resp.Body)
+				if err == nil {
+					err = complete(t, fams)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	fams := scrape(t, base+"/metrics")
+	rounds, _ := find(fams, "kamailio_exporter_scrape_rounds_total", nil)
+	t.Logf("151 scrapes took %v rounds of RPCs", rounds)
+	if rounds < 1 || rounds > 151 {
+		t.Errorf("rounds = %v", rounds)
+	}
+}
+
+func kamailioScript(t *testing.T, e env, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "../scripts/kamailio.sh", append(args, e.rundir)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kamailio.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// Kamailio restarted between scrapes and during scrapes: while it is gone
+// the exporter says so (up 0) within the timeout, and the first scrape
+// after it is back is complete.
+func TestKamailioRestart(t *testing.T) {
+	e := setup(t)
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--kamailio.timeout=3s")
+	if err := complete(t, scrape(t, base+"/metrics")); err != nil {
+		t.Fatal(err)
+	}
+	// Between scrapes.
+	kamailioScript(t, e, "stop")
+	begin := time.Now()
+	fams := scrape(t, base+"/metrics")
+	if v, _ := find(fams, "kamailio_up", nil); v != 0 {
+		t.Errorf("kamailio_up = %v with Kamailio stopped", v)
+	}
+	if el := time.Since(begin); el > 5*time.Second {
+		t.Errorf("scrape with Kamailio stopped took %v", el)
+	}
+	kamailioScript(t, e, "start")
+	if err := complete(t, scrape(t, base+"/metrics")); err != nil {
+		t.Errorf("first scrape after restart: %v", err)
+	}
+	// During scrapes: scrape continuously while Kamailio restarts.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var served, failed int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		client := &http.Client{Timeout: 10 * time.Second}
+		for i := 0; i < 500; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := client.Get(base + "/metrics")
+			if err != nil {
+				failed++
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				served++
+			} else {
+				failed++
+			}
+		}
+	}()
+	kamailioScript(t, e, "stop")
+	kamailioScript(t, e, "start")
+	close(stop)
+	wg.Wait()
+	t.Logf("during the restart: %d pages served, %d not", served, failed)
+	if failed > 0 || served == 0 {
+		t.Errorf("during the restart: %d pages served, %d failed", served, failed)
+	}
+	if err := complete(t, scrape(t, base+"/metrics")); err != nil {
+		t.Errorf("first scrape after restart during scrapes: %v", err)
 	}
 }
