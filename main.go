@@ -7,9 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -25,6 +28,7 @@ import (
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/collector"
+	"github.com/kamailio-exporter/kamailio_exporter/probe"
 )
 
 const exporterName = "kamailio_exporter"
@@ -36,9 +40,11 @@ type options struct {
 	customMetricsURL string
 	dispatcherMap    []string
 	dialogProfiles   []string
+	allStatistics    bool
 	metricsPath      string
 	rtpMetricsPath   string
 	rtpMetricsURL    string
+	configFile       string
 	selection        collector.Selection
 	web              *web.FlagConfig
 	log              *promslog.Config
@@ -61,10 +67,14 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 	app.Flag("collector.dispatcher.mapping", `Map a Dispatcher ID to a Name using the "ID:NAME" format. E.g. "100:Genesys"`).
 		StringsVar(&o.dispatcherMap)
 	app.Flag("collector.dialog.profiles", "Select dialog profiles to query.").StringsVar(&o.dialogProfiles)
+	app.Flag("collector.stats.fetch.all", "Export every stats.fetch statistic as kamailio_stats_<group>_<name>[_total], besides the curated families.").
+		Default("true").BoolVar(&o.allStatistics)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
 	app.Flag("web.rtp-telemetry-path", "Path under which to expose rtpengine metrics.").Default("").StringVar(&o.rtpMetricsPath)
 	app.Flag("rtpengine.metrics-url", "URL of rtpengine's own Prometheus metrics, served at --web.rtp-telemetry-path.").
 		Default("http://127.0.0.1:9901/metrics").StringVar(&o.rtpMetricsURL)
+	app.Flag("config.file", "YAML file listing the targets /probe may scrape, with their timeouts and collectors. Without it, /probe accepts only --kamailio.binrpc-uri, unix sockets and loopback hosts. Reloaded on SIGHUP and POST /-/reload.").
+		Default("").StringVar(&o.configFile)
 	o.selection = collector.AddFlags(app)
 	o.web = kingpinflag.AddFlags(app, ":9494")
 	o.log = &promslog.Config{}
@@ -123,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // settings validates the collector flags.
 func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
-	s := collector.Settings{DispatcherSetNames: map[int]string{}}
+	s := collector.Settings{DispatcherSetNames: map[int]string{}, AllStatistics: o.allStatistics}
 	for _, m := range o.dispatcherMap {
 		if m == "" {
 			continue
@@ -196,7 +206,25 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, handler)
-	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
+	prober, err := probe.NewHandler(o.configFile, addr, o.timeout, settings, o.selection, logger)
+	if err != nil {
+		return nil, fmt.Errorf("--config.file: %w", err)
+	}
+	mux.Handle("/probe", prober)
+	mux.Handle("/-/reload", prober.ReloadHandler())
+	if o.configFile != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				prober.Reload()
+			}
+		}()
+	}
+	links := []web.LandingLinks{
+		{Address: o.metricsPath, Text: "Metrics"},
+		{Address: "/probe?target=" + url.QueryEscape(addr.String()), Text: "Probe", Description: "/probe?target=URI scrapes the Kamailio at that BINRPC URI"},
+	}
 	if o.rtpMetricsPath != "" {
 		logger.Info("Enabling rtp metrics", "path", o.rtpMetricsPath, "upstream", o.rtpMetricsURL)
 		mux.Handle(o.rtpMetricsPath, newRTPProxy(o.rtpMetricsURL, o.timeout, logger))

@@ -32,6 +32,9 @@ type Settings struct {
 	DispatcherSetNames map[int]string
 	// DialogProfiles are the dialog profiles whose sizes are queried.
 	DialogProfiles []string
+	// AllStatistics exports every stats.fetch statistic, not only the
+	// curated and scripted ones.
+	AllStatistics bool
 }
 
 // updateFunc runs one collector: it calls its RPCs through c and adds the

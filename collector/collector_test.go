@@ -67,6 +67,9 @@ func replay(t testing.TB, network string, override map[string]fakectl.Response) 
 		if rec, ok := recs[key]; ok {
 			return fakectl.Response{Raw: rec.Replay(r.Cookie)}
 		}
+		if r.Method == "stats.fetch" { // a group without statistics
+			return fakectl.Response{Values: []binrpc.Value{{Kind: binrpc.KindStruct}}}
+		}
 		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
 	})
 	if err != nil {
@@ -79,6 +82,7 @@ func replay(t testing.TB, network string, override map[string]fakectl.Response) 
 var testSettings = Settings{
 	DispatcherSetNames: map[int]string{1: "Carrier 1"},
 	DialogProfiles:     []string{"inbound", "caller", "no_such_profile"},
+	AllStatistics:      true,
 }
 
 func newTestExporter(t testing.TB, s *fakectl.Server, timeout time.Duration) *Exporter {
@@ -211,7 +215,7 @@ func familyLen(fams []*dto.MetricFamily, name string) int {
 // its data, and leaves the others untouched.
 func TestCollectorFailuresAreIsolated(t *testing.T) {
 	bad := map[string]fakectl.Response{
-		"fault":           {Fault: &binrpc.FaultError{Code: 500, Message: "Internal error"}},
+		"fault":           {Fault: &binrpc.FaultError{Code: 503, Message: "Service Unavailable"}},
 		"wrong shape":     {Values: []binrpc.Value{binrpc.Int(1), binrpc.String("x")}},
 		"not a number":    {Values: []binrpc.Value{binrpc.Struct(binrpc.Named("current", binrpc.String("many")))}},
 		"empty reply":     {Values: nil},
@@ -440,5 +444,58 @@ func TestConcurrentScrapesShareRounds(t *testing.T) {
 	v, _ := sampleValue(fams, "kamailio_exporter_scrape_rounds_total", nil)
 	if int(v) != s.Calls("system.listMethods") {
 		t.Fatalf("rounds metric %v, server saw %d rounds", v, s.Calls("system.listMethods"))
+	}
+}
+
+func TestStatisticTypes(t *testing.T) {
+	tests := map[string]string{
+		"usrloc.registered_users":          "kamailio_stats_usrloc_registered_users gauge",
+		"usrloc.location-contacts":         "kamailio_stats_usrloc_location_contacts gauge",
+		"usrloc.location_expires":          "kamailio_stats_usrloc_location_expires_total counter",
+		"registrar.accepted_regs":          "kamailio_stats_registrar_accepted_regs_total counter",
+		"registrar.max_expires":            "kamailio_stats_registrar_max_expires gauge",
+		"websocket.ws_current_connections": "kamailio_stats_websocket_ws_current_connections gauge",
+		"pike.blocked_ips":                 "kamailio_stats_pike_blocked_ips gauge",
+		"dns.slow_dns_request":             "kamailio_stats_dns_slow_dns_request_total counter",
+		"mod.errors_total":                 "kamailio_stats_mod_errors_total counter",
+		"Weird.Name-With.Dots":             "kamailio_stats_weird_name_with_dots_total counter",
+	}
+	for key, want := range tests {
+		d := statDesc(key)
+		typ := "counter"
+		if d.typ == prometheus.GaugeValue {
+			typ = "gauge"
+		}
+		if got := d.name + " " + typ; got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
+
+// When "stats.fetch all" overflows ctl's struct limit (fault 500), the
+// statistics are fetched per group.
+func TestStatsFetchPerGroupFallback(t *testing.T) {
+	e := newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{
+		"stats.fetch_all": {Fault: &binrpc.FaultError{Code: 500, Message: "Internal error"}},
+		"stats.fetch_core:": {Values: []binrpc.Value{binrpc.Struct(
+			binrpc.Named("core.rcv_requests_invite", binrpc.String("12")),
+			binrpc.Named("core.rcv_replies_2xx_invite", binrpc.String("11")))}},
+		"stats.fetch_usrloc:": {Values: []binrpc.Value{binrpc.Struct(
+			binrpc.Named("usrloc.registered_users", binrpc.String("3")))}},
+	}), 5*time.Second)
+	fams := gather(t, e)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"kamailio_core_rcv_request_total", map[string]string{"method": "invite"}, 12},
+		{"kamailio_stats_core_rcv_replies_by_method_total", map[string]string{"class": "2xx", "method": "invite"}, 11},
+		{"kamailio_stats_usrloc_registered_users", nil, 3},
+		{"kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}, 1},
+	} {
+		if v, ok := sampleValue(fams, c.name, c.labels); !ok || v != c.want {
+			t.Errorf("%s%v = %v %v, want %v", c.name, c.labels, v, ok, c.want)
+		}
 	}
 }

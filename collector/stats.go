@@ -108,22 +108,18 @@ func init() {
 // stats.fetch all: one struct whose members are "group.name" → decimal
 // string. Values are parsed exactly; a value that is not a number fails the
 // collector rather than being exported as a wrong number.
-func updateStatsFetch(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "stats.fetch", "all")
+func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
+	members, err := fetchStats(ctx, c)
 	if err != nil {
 		return err
 	}
-	st, err := onlyStruct("stats.fetch", vals)
-	if err != nil {
-		return err
-	}
-	for _, m := range st.Members {
+	for _, m := range members {
 		if !m.Named {
 			return fmt.Errorf("stats.fetch: unnamed member in reply")
 		}
 		series, curated := curatedStats[m.Name]
 		script, isScript := strings.CutPrefix(m.Name, "script.")
-		if !curated && !isScript {
+		if !curated && !isScript && !cfg.AllStatistics {
 			continue
 		}
 		v, err := m.Value.Float()
@@ -138,10 +134,18 @@ func updateStatsFetch(ctx context.Context, c Caller, _ *Settings, s *Sink) error
 			}
 			continue
 		}
-		if d := scriptDesc(script); d != nil {
+		if class, method, ok := replyClassMethod(m.Name); ok {
+			s.Add(rcvRepliesByMethodDesc, v, class, method)
+			continue
+		}
+		d := statDesc(m.Name)
+		if isScript {
+			d = scriptDesc(script)
+		}
+		if d != nil {
 			s.Add(d, v)
 		} else {
-			s.dropped = append(s.dropped, "script statistic "+m.Name+": name collides with an exporter family")
+			s.dropped = append(s.dropped, "statistic "+m.Name+": name collides with an exporter family")
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -565,4 +566,117 @@ func TestKamailioRestart(t *testing.T) {
 	if err := complete(t, scrape(t, base+"/metrics")); err != nil {
 		t.Errorf("first scrape after restart during scrapes: %v", err)
 	}
+}
+
+// A real Prometheus scrapes the exporter via /metrics and via /probe (with
+// the usual relabelling); its HTTP API then answers kamailio_up for both
+// and a non-zero INVITE rate while sipp sends calls.
+func TestPrometheusScrapesMetricsAndProbe(t *testing.T) {
+	e := setup(t)
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI())
+	exporterAddr := strings.TrimPrefix(base, "http://")
+	dir := t.TempDir()
+	promAddr := freePort(t)
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: kamailio
+    static_configs: [{targets: ['%s']}]
+  - job_name: kamailio_probe
+    metrics_path: /probe
+    static_configs: [{targets: ['tcp://127.0.0.1:2046']}]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: '%s'
+`, exporterAddr, exporterAddr)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
+	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		prom.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("prometheus log (tail):\n%s", tail(string(b), 3000))
+		}
+	}()
+	query := func(q string) []float64 {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&r) != nil {
+			return nil
+		}
+		var out []float64
+		for _, s := range r.Data.Result {
+			if str, ok := s.Value[1].(string); ok {
+				f, _ := strconv.ParseFloat(str, 64)
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	waitFor := func(what, q string, ok func([]float64) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			if v := query(q); ok(v) {
+				t.Logf("%s: %s = %v", what, q, v)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s never satisfied within 60s (last %v)", what, q, query(q))
+			}
+		}
+	}
+	one := func(v []float64) bool { return len(v) == 1 && v[0] == 1 }
+	waitFor("metrics path", `kamailio_up{job="kamailio"}`, one)
+	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://127.0.0.1:2046"}`, one)
+	waitFor("probe collectors", `min(kamailio_scrape_collector_success{job="kamailio_probe"})`, one)
+
+	// Calls while Prometheus scrapes: the INVITE rate becomes positive.
+	done := make(chan error, 1)
+	go func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer ccancel()
+		out, err := exec.CommandContext(cctx, "../scripts/kamailio.sh", "traffic", e.rundir, "30").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%v: %s", err, out)
+		}
+		done <- err
+	}()
+	waitFor("request rate", `sum(rate(kamailio_core_rcv_request_total{job="kamailio",method="invite"}[10s])) > 0`,
+		func(v []float64) bool { return len(v) == 1 && v[0] > 0 })
+	if err := <-done; err != nil {
+		t.Errorf("sipp traffic: %v", err)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

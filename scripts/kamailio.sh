@@ -67,6 +67,12 @@ start() {
         >> "$rundir/rtpengine.log" 2>&1 < /dev/null &
       echo $! > "$rundir/rtpengine.pid"
     fi
+    # Kamailio pings rtpengine at start-up and marks a node that does not
+    # answer as disabled: wait until rtpengine serves (bounded).
+    for _ in $(seq 1 50); do
+      curl -sf -o /dev/null --max-time 1 http://127.0.0.1:9901/metrics && break
+      sleep 0.2
+    done
     defines=(-A WITH_RTPENGINE)
   fi
   kamailio -c "${defines[@]}" -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }

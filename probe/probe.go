@@ -1,0 +1,235 @@
+// Package probe serves /probe?target=URI: a scrape of the Kamailio at that
+// BINRPC URI, for one exporter watching a fleet through Prometheus
+// relabelling (as blackbox_exporter and mysqld_exporter do).
+//
+// A probe endpoint makes the exporter connect where a URL says, so targets
+// are restricted: a config file lists the allowed targets (exact URIs or
+// patterns), with a timeout and collector set each. Without a config file
+// only the exporter's own --kamailio.binrpc-uri, unix sockets and loopback
+// hosts are allowed.
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v2"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
+)
+
+// Config is the --config.file content.
+type Config struct {
+	Targets []Target `yaml:"targets"`
+}
+
+// Target allows the BINRPC URIs matching Match: an exact URI, or a shell
+// pattern (path.Match syntax: *, ?, [...]) over the normalised URI, e.g.
+// "tcp://10.0.0.*:2046".
+type Target struct {
+	Match      string        `yaml:"match"`
+	Timeout    time.Duration `yaml:"timeout,omitempty"`
+	Collectors []string      `yaml:"collectors,omitempty"`
+}
+
+// Load reads and validates a config file.
+func Load(file string) (*Config, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	known := collector.Names()
+	for i, t := range c.Targets {
+		if t.Match == "" {
+			return nil, fmt.Errorf("%s: target %d: match is empty", file, i+1)
+		}
+		if _, err := path.Match(t.Match, ""); err != nil {
+			return nil, fmt.Errorf("%s: target %d: bad pattern %q: %w", file, i+1, t.Match, err)
+		}
+		if t.Timeout < 0 {
+			return nil, fmt.Errorf("%s: target %d: negative timeout", file, i+1)
+		}
+		for _, name := range t.Collectors {
+			if !slices.Contains(known, name) {
+				return nil, fmt.Errorf("%s: target %d: unknown collector %q (known: %s)", file, i+1, name, strings.Join(known, ", "))
+			}
+		}
+	}
+	return &c, nil
+}
+
+// match returns the first target allowing addr.
+func (c *Config) match(uri string, addr binrpc.Address) (Target, bool) {
+	for _, t := range c.Targets {
+		if t.Match == uri || t.Match == addr.String() {
+			return t, true
+		}
+		if ok, _ := path.Match(t.Match, addr.String()); ok {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// loopback reports whether addr is a unix socket or a loopback host.
+func loopback(addr binrpc.Address) bool {
+	if addr.Network == "unix" || addr.Network == "unixgram" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr.Addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Handler serves /probe.
+type Handler struct {
+	file     string // config file, "" for none
+	own      binrpc.Address
+	timeout  time.Duration
+	settings collector.Settings
+	sel      collector.Selection
+	logger   *slog.Logger
+
+	mu        sync.Mutex
+	cfg       *Config
+	exporters map[string]*collector.Exporter
+}
+
+// maxCachedTargets bounds the per-target exporters kept between probes
+// (they hold the failure counters and share concurrent rounds).
+const maxCachedTargets = 1024
+
+// NewHandler returns a probe handler; file is the config file ("" for
+// none) and is loaded now.
+func NewHandler(file string, own binrpc.Address, timeout time.Duration, settings collector.Settings, sel collector.Selection, logger *slog.Logger) (*Handler, error) {
+	h := &Handler{file: file, own: own, timeout: timeout, settings: settings, sel: sel, logger: logger,
+		exporters: map[string]*collector.Exporter{}}
+	if err := h.Reload(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Reload re-reads the config file. An invalid file is refused and the
+// current config kept.
+func (h *Handler) Reload() error {
+	if h.file == "" {
+		return nil
+	}
+	cfg, err := Load(h.file)
+	if err != nil {
+		h.logger.Error("config reload failed; keeping the current config", "file", h.file, "err", err)
+		return err
+	}
+	h.mu.Lock()
+	h.cfg = cfg
+	h.exporters = map[string]*collector.Exporter{}
+	h.mu.Unlock()
+	h.logger.Info("config loaded", "file", h.file, "targets", len(cfg.Targets))
+	return nil
+}
+
+var errForbidden = errors.New("target not allowed")
+
+// exporter returns the (cached) exporter for a target URI.
+func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
+	addr, err := binrpc.ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	timeout, sel := h.timeout, h.sel
+	switch {
+	case h.cfg != nil:
+		t, ok := h.cfg.match(uri, addr)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s matches no target of %s", errForbidden, addr, h.file)
+		}
+		if t.Timeout > 0 {
+			timeout = t.Timeout
+		}
+		if len(t.Collectors) > 0 {
+			sel = collector.Selection{}
+			for _, n := range collector.Names() {
+				on := slices.Contains(t.Collectors, n)
+				sel[n] = &on
+			}
+		}
+	case addr != h.own && !loopback(addr):
+		return nil, fmt.Errorf("%w: without --config.file only %s, unix sockets and loopback hosts may be probed", errForbidden, h.own)
+	}
+	key := addr.String()
+	if e, ok := h.exporters[key]; ok {
+		return e, nil
+	}
+	if len(h.exporters) >= maxCachedTargets {
+		h.exporters = map[string]*collector.Exporter{}
+	}
+	e := collector.NewExporter(addr, timeout, h.settings, sel, h.logger.With("target", key))
+	h.exporters[key] = e
+	return e, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("target")
+	if target == "" {
+		http.Error(w, "the target parameter is missing: /probe?target=tcp://host:port", http.StatusBadRequest)
+		return
+	}
+	e, err := h.exporter(target)
+	if errors.Is(err, errForbidden) {
+		h.logger.Warn("probe refused", "target", target, "err", err)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e)
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+}
+
+// ReloadHandler serves POST /-/reload.
+func (h *Handler) ReloadHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if h.file == "" {
+			http.Error(w, "no --config.file to reload", http.StatusBadRequest)
+			return
+		}
+		if err := h.Reload(); err != nil {
+			http.Error(w, "reload failed, current config kept: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "config reloaded")
+	})
+}

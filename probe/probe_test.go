@@ -1,0 +1,150 @@
+package probe
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// fakeKamailio answers listMethods with two methods and tm.stats.
+func fakeKamailio(t *testing.T, network string) *fakectl.Server {
+	t.Helper()
+	s, err := fakectl.Start(network, func(r fakectl.Request) fakectl.Response {
+		switch r.Method {
+		case "system.listMethods":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.String("tm.stats"), binrpc.String("sl.stats")}}
+		case "tm.stats":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(binrpc.Named("current", binrpc.Int(3)))}}
+		case "sl.stats":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(binrpc.Named("200", binrpc.Int(9)))}}
+		}
+		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func probe(t *testing.T, h http.Handler, target string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?target="+url.QueryEscape(target), nil))
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(b)
+}
+
+func newHandler(t *testing.T, file string) *Handler {
+	t.Helper()
+	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
+	h, err := NewHandler(file, own, 2*time.Second, collector.Settings{}, nil, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Without a config file: loopback and unix targets are probed, anything
+// else is refused with 403 before any connection.
+func TestProbeWithoutConfig(t *testing.T) {
+	h := newHandler(t, "")
+	for _, network := range []string{"tcp", "unix", "udp"} {
+		s := fakeKamailio(t, network)
+		code, body := probe(t, h, s.URI())
+		if code != 200 || !strings.Contains(body, "kamailio_up 1\n") || !strings.Contains(body, "kamailio_tm_stats_current 3\n") {
+			t.Errorf("%s: %d %.300s", network, code, body)
+		}
+	}
+	for _, target := range []string{"tcp://192.0.2.10:2046", "udp://10.0.0.1:2047", "tcp://example.org:2046"} {
+		if code, body := probe(t, h, target); code != 403 || !strings.Contains(body, "not allowed") {
+			t.Errorf("%s: %d %q, want 403", target, code, body)
+		}
+	}
+	if code, _ := probe(t, h, "http://127.0.0.1:1"); code != 400 {
+		t.Errorf("bad URI: %d, want 400", code)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe", nil))
+	if rec.Code != 400 {
+		t.Errorf("no target: %d", rec.Code)
+	}
+}
+
+func writeConfig(t *testing.T, file, body string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With a config file: only matching targets, with their collectors; an
+// invalid file on reload is refused and the old config kept.
+func TestProbeWithConfigAndReload(t *testing.T) {
+	s := fakeKamailio(t, "tcp")
+	other := fakeKamailio(t, "tcp")
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \""+s.URI()+"\"\n    collectors: [tm.stats]\n    timeout: 1s\n")
+	h := newHandler(t, file)
+
+	code, body := probe(t, h, s.URI())
+	if code != 200 || !strings.Contains(body, "kamailio_tm_stats_current 3") || strings.Contains(body, "kamailio_sl_stats_codes_total") {
+		t.Fatalf("configured target: %d %.300s", code, body)
+	}
+	if code, _ := probe(t, h, other.URI()); code != 403 {
+		t.Fatalf("unlisted loopback target with a config: %d, want 403", code)
+	}
+
+	// Pattern; reload through POST /-/reload.
+	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n")
+	rec := httptest.NewRecorder()
+	h.ReloadHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/-/reload", nil))
+	if rec.Code != 200 {
+		t.Fatalf("reload: %d %s", rec.Code, rec.Body.String())
+	}
+	if code, body := probe(t, h, other.URI()); code != 200 || !strings.Contains(body, "kamailio_sl_stats_codes_total") {
+		t.Fatalf("pattern target after reload: %d %.300s", code, body)
+	}
+
+	// An invalid file is refused; the previous config stays.
+	for _, bad := range []string{"targets: [ {match: \"[\"} ]\n", "targets:\n  - match: x\n    collectors: [nope]\n", "tragets: []\n", "{{{"} {
+		writeConfig(t, file, bad)
+		rec := httptest.NewRecorder()
+		h.ReloadHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/-/reload", nil))
+		if rec.Code != 500 {
+			t.Errorf("invalid config %q: reload %d, want 500", bad, rec.Code)
+		}
+		if code, _ := probe(t, h, other.URI()); code != 200 {
+			t.Errorf("after invalid config %q the old config is gone: %d", bad, code)
+		}
+	}
+	rec = httptest.NewRecorder()
+	h.ReloadHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/-/reload", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /-/reload: %d", rec.Code)
+	}
+}
+
+func TestLoadRejectsInvalidConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \"\"\n")
+	if _, err := Load(file); err == nil {
+		t.Fatal("empty match accepted")
+	}
+	own, _ := binrpc.ParseURI("unix:///x")
+	if _, err := NewHandler(file, own, time.Second, collector.Settings{}, nil, promslog.NewNopLogger()); err == nil {
+		t.Fatal("handler built from an invalid config")
+	}
+}
