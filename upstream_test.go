@@ -74,11 +74,26 @@ func TestCustomMetricsMerge(t *testing.T) {
 			}
 		}, 0, []string{"kamailio_up 1\n"}, nil},
 	}
+	// Dead: nothing listens there any more.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	tests = append(tests, struct {
+		name    string
+		handler http.HandlerFunc
+		success float64
+		want    []string
+		absent  []string
+	}{"dead", nil, 0, []string{"kamailio_up 1\n"}, nil})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(tt.handler)
-			defer srv.Close()
-			g := newCustomMetricsGatherer(ourRegistry(), srv.URL, 300*time.Millisecond, promslog.NewNopLogger())
+			u := deadURL
+			if tt.handler != nil {
+				srv := httptest.NewServer(tt.handler)
+				defer srv.Close()
+				u = srv.URL
+			}
+			g := newCustomMetricsGatherer(ourRegistry(), u, 300*time.Millisecond, promslog.NewNopLogger())
 			begin := time.Now()
 			fams, err := g.Gather()
 			if err != nil {
@@ -122,5 +137,32 @@ func TestRTPProxy(t *testing.T) {
 	p.ServeHTTP(rec, httptest.NewRequest("GET", "/rtp_metrics", nil))
 	if rec.Code != http.StatusBadGateway {
 		t.Fatalf("dead upstream: %d", rec.Code)
+	}
+	// Slow: bounded by the timeout.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	p = newRTPProxy(slow.URL, 300*time.Millisecond, promslog.NewNopLogger())
+	rec = httptest.NewRecorder()
+	begin := time.Now()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/rtp_metrics", nil))
+	if rec.Code != http.StatusBadGateway || time.Since(begin) > 2*time.Second {
+		t.Fatalf("slow upstream: %d after %v", rec.Code, time.Since(begin))
+	}
+	// Garbage is passed through as it is, with the upstream status: the
+	// path is rtpengine's page, not ours.
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "\x00\xffnot metrics")
+	}))
+	defer garbage.Close()
+	p = newRTPProxy(garbage.URL, time.Second, promslog.NewNopLogger())
+	rec = httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/rtp_metrics", nil))
+	if rec.Code != 200 || rec.Body.String() != "\x00\xffnot metrics" {
+		t.Fatalf("garbage upstream: %d %q", rec.Code, rec.Body.String())
 	}
 }

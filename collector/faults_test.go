@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,4 +238,41 @@ func valueOf(s sample) float64 {
 		return m.Counter.GetValue()
 	}
 	return -1
+}
+
+// The log line of a failed collector names the collector and carries
+// Kamailio's fault code and message.
+func TestFailureLogNamesCollectorAndFault(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	s := replay(t, "unix", map[string]fakectl.Response{
+		"tm.stats": {Fault: &binrpc.FaultError{Code: 503, Message: "tm busy"}},
+	})
+	addr, _ := binrpc.ParseURI(s.URI())
+	NewExporter(addr, 5*time.Second, testSettings, nil, logger).Scrape(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	var line string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(l, "collector failed") {
+			line = l
+		}
+	}
+	for _, want := range []string{"collector=tm.stats", "code=503", `message="tm busy"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %s", line, want)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
