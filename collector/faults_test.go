@@ -111,6 +111,7 @@ func TestFaultInjection(t *testing.T) {
 			}
 			defer s.Close()
 			page, status, took := serveMetrics(t, newTestExporter(t, s, timeout))
+			t.Logf("%s: HTTP %d in %v (timeout %v)", tt.name, status, took.Round(time.Millisecond), timeout)
 			if status != 200 {
 				t.Fatalf("status %d", status)
 			}
