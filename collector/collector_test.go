@@ -499,3 +499,18 @@ func TestStatsFetchPerGroupFallback(t *testing.T) {
 		}
 	}
 }
+
+// With stats.fetch switched off, core.shmmem still reports shared memory.
+func TestShmmemWithoutStatsFetch(t *testing.T) {
+	s := replay(t, "unix", nil)
+	addr, _ := binrpc.ParseURI(s.URI())
+	off := false
+	e := NewExporter(addr, 5*time.Second, testSettings, Selection{"stats.fetch": &off}, promslog.NewNopLogger())
+	fams := gather(t, e)
+	if v, ok := sampleValue(fams, "kamailio_shm_bytes", map[string]string{"type": "total"}); !ok || v != 67108864 {
+		t.Errorf("kamailio_shm_bytes{type=total} = %v %v", v, ok)
+	}
+	if _, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); ok {
+		t.Errorf("stats.fetch ran although disabled")
+	}
+}

@@ -15,8 +15,9 @@ var (
 	coreRcvRequestDesc = newDesc(namespace+"_core_rcv_request_total", "Received requests by method", prometheus.CounterValue, "method")
 	coreReplyDesc      = newDesc(namespace+"_core_reply_total", "Reply counters", prometheus.CounterValue, "type")
 	coreRcvReplyDesc   = newDesc(namespace+"_core_rcv_reply_total", "Received replies by code", prometheus.CounterValue, "code")
-	shmBytesDesc       = newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type")
-	shmFragmentsDesc   = newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue)
+	// Also filled by core.shmmem: the first sample of a series wins.
+	shmBytesDesc       = sharedDesc(newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type"))
+	shmFragmentsDesc   = sharedDesc(newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue))
 	dnsFailedDesc      = newDesc(namespace+"_dns_failed_request_total", "Failed dns requests", prometheus.CounterValue)
 	badURIDesc         = newDesc(namespace+"_bad_uri_total", "Messages with bad uri", prometheus.CounterValue)
 	badMsgHdrDesc      = newDesc(namespace+"_bad_msg_hdr", "Messages with bad message header", prometheus.CounterValue)
@@ -103,6 +104,7 @@ var curatedStats = func() map[string]statSeries {
 
 func init() {
 	register("stats.fetch", "core and module statistics, scripted statistics", updateStatsFetch)
+	register("core.shmmem", "shared memory, when stats.fetch does not report it", updateCoreShmmem)
 }
 
 // stats.fetch all: one struct whose members are "group.name" → decimal

@@ -34,6 +34,8 @@ record core.psa core.psa
 record core.runinfo core.runinfo
 record core.tcp_info core.tcp_info
 record core.version core.version
+record core.info core.info
+record core.shmmem core.shmmem
 record pkg.stats pkg.stats
 record stats.fetch_all stats.fetch all
 record dispatcher.list dispatcher.list
