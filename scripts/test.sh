@@ -4,7 +4,8 @@
 #   2. gofmt, go vet, unit tests with -race (recorded Kamailio replies)
 #   3. fuzzing of the BINRPC decoder for a bounded time
 #   4. a real Kamailio on loopback, SIP traffic from sipp, end-to-end tests
-#   5. the decode benchmarks, briefly, so they cannot rot
+#   5. the monitoring mixin: promtool check rules, promtool test rules, dashboard
+#   6. the benchmarks, briefly, so they cannot rot
 # Environment: FUZZTIME (default 30s per target), KEEP_KAMAILIO=1 to leave
 # the test Kamailio running.
 set -euo pipefail
@@ -49,6 +50,9 @@ scripts/kamailio.sh start "$rundir"
 scripts/kamailio.sh traffic "$rundir" 20
 go test -race -count=1 -tags e2e -v ./e2e 2>&1 | tee "$rundir/e2e.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go)' || true
 grep -q '^ok' "$rundir/e2e.log" || { cat "$rundir/e2e.log"; exit 1; }
+
+step "monitoring mixin: promtool check/test rules, dashboard"
+mixin/check.sh
 
 step "benchmarks (brief)"
 go test -run='^$' -bench=. -benchtime=200x -benchmem ./binrpc ./collector

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Checks the mixin: rule syntax, alert and recording-rule unit tests, the
+# dashboard JSON (up to date with its generator), and that every metric the
+# rules and the dashboard use is one the exporter produces against the real
+# Kamailio (e2e/testdata/families.golden), a recording rule, or "up".
+set -euo pipefail
+dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$dir"
+promtool check rules alerts.yml rules.yml
+promtool test rules tests.yml
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp dashboards/kamailio.json "$tmp/committed.json"
+python3 dashboards/generate.py
+if ! cmp -s dashboards/kamailio.json "$tmp/committed.json"; then
+  cp "$tmp/committed.json" dashboards/kamailio.json
+  echo "dashboards/kamailio.json is not what generate.py produces: run python3 mixin/dashboards/generate.py" >&2
+  exit 1
+fi
+python3 - "$dir/../e2e/testdata/families.golden" <<'PY'
+import json, re, sys
+known = {line.split()[0] for line in open(sys.argv[1]) if line.strip()}
+exprs = []
+for f in ("alerts.yml", "rules.yml"):
+    exprs += re.findall(r"^\s+expr: (.*(?:\n\s{10,}.*)*)", open(f).read(), re.M)
+records = set(re.findall(r"record: (\S+)", open("rules.yml").read()))
+d = json.load(open("dashboards/kamailio.json"))
+exprs += [t["expr"] for p in d["panels"] for t in p["targets"]]
+bad = set()
+for e in exprs:
+    e = re.sub(r'"[^"]*"', '""', e)  # drop label values
+    for name in re.findall(r"\b(kamailio[a-z0-9_:]*|up)\b(?!\s*\()", e):
+        if name not in known and name not in records and name != "up":
+            bad.add(name)
+if bad:
+    sys.exit("unknown metrics in the mixin: " + ", ".join(sorted(bad)))
+print(f"mixin: {len(exprs)} expressions use only exported metrics")
+PY
+echo "mixin OK"
