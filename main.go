@@ -97,14 +97,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app, _, rpc := newApp(&o)
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	// --help and --version print and then ask to terminate: finish here
+	// instead of running the command.
+	terminated := false
+	app.Terminate(func(int) { terminated = true })
 	cmd, err := app.Parse(args)
+	if terminated {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 2
-	}
-	if cmd == "" { // --help or --version was handled
-		return 0
 	}
 	addr, err := binrpc.ParseURI(o.uri)
 	if err != nil {

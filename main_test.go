@@ -79,3 +79,12 @@ func TestParseArg(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpAndVersionExitZero(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"--help"}, {"rpc", "--help"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 0 || strings.Contains(errb.String(), exporterName+": error:") {
+			t.Errorf("%v: exit %d, stderr %.200q", args, code, errb.String())
+		}
+	}
+}

@@ -54,6 +54,9 @@ grep -q '^ok' "$rundir/e2e.log" || { cat "$rundir/e2e.log"; exit 1; }
 step "monitoring mixin: promtool check/test rules, dashboard"
 mixin/check.sh
 
+step "packaging: static build, Dockerfile, systemd units, socket activation"
+scripts/check-packaging.sh
+
 step "benchmarks (brief)"
 go test -run='^$' -bench=. -benchtime=200x -benchmem ./binrpc ./collector
 

@@ -1,0 +1,47 @@
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+PKG      := github.com/prometheus/common/version
+LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+.PHONY: build test unit lint fuzz bench release docker clean
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o kamailio_exporter .
+
+# The whole suite, as CI runs it (installs Kamailio and friends from Debian).
+test:
+	scripts/test.sh
+
+unit:
+	go test -race ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files "*.go"))" || { gofmt -l $$(git ls-files "*.go"); exit 1; }
+	go vet ./...
+	go vet -tags e2e ./e2e
+
+fuzz:
+	go test -run='^$$' -fuzz='^FuzzDecodePayload$$' -fuzztime=30s ./binrpc
+	go test -run='^$$' -fuzz='^FuzzCollectors$$' -fuzztime=30s ./collector
+
+bench:
+	go test -run='^$$' -bench=. -benchmem ./binrpc ./collector
+
+release:
+	rm -rf .build/release && mkdir -p .build/release
+	set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; name=kamailio_exporter-$(VERSION).$$os-$$arch; \
+	  mkdir -p .build/$$name; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o .build/$$name/kamailio_exporter .; \
+	  cp README.md CHANGELOG.md deploy/systemd/* .build/$$name/; \
+	  tar -C .build -czf .build/release/$$name.tar.gz $$name; rm -rf .build/$$name; \
+	done
+	cd .build/release && sha256sum *.tar.gz > sha256sums.txt
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t kamailio_exporter:$(VERSION) .
+
+clean:
+	rm -rf .build kamailio_exporter
