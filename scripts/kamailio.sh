@@ -18,7 +18,7 @@ shift || true
 rundir=${1:-${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}}
 [ $# -gt 0 ] && shift
 
-packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl rtpengine-daemon)
+packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl file rtpengine-daemon)
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 main_pid() { cat "$rundir/kamailio.main.pid" 2>/dev/null || true; }
