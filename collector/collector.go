@@ -299,6 +299,16 @@ func (r *redialConn) Close() {
 
 // scalar helpers shared by the collectors
 
+// callStruct calls method and returns its reply's single struct; a fault
+// is returned as it is.
+func callStruct(ctx context.Context, c Caller, method string, args ...any) (binrpc.Value, error) {
+	vals, err := c.Call(ctx, method, args...)
+	if err != nil {
+		return binrpc.Value{}, err
+	}
+	return onlyStruct(method, vals)
+}
+
 // onlyStruct returns the single struct of a reply.
 func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
 	if len(vals) != 1 || vals[0].Kind != binrpc.KindStruct {

@@ -61,11 +61,7 @@ func updateCorePSA(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 
 // core.runinfo: {name, version, sourceid, compiler, compiled, …, uptime_secs}.
 func updateCoreRuninfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "core.runinfo")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("core.runinfo", vals)
+	st, err := callStruct(ctx, c, "core.runinfo")
 	if err != nil {
 		return err
 	}
@@ -85,14 +81,10 @@ func updateCoreRuninfo(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 // opened_connections, opened_tls_connections, write_queued_bytes}.
 // Kamailio without TCP answers with a fault: no series, no failure.
 func updateCoreTCPInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "core.tcp_info")
+	st, err := callStruct(ctx, c, "core.tcp_info")
 	if binrpc.IsFault(err, 500, "tcp support disabled") || binrpc.IsFault(err, 500, "tcp support not compiled") {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("core.tcp_info", vals)
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,7 @@ func init() {
 
 // core.info: {version, id, compiler, compiled, flags}.
 func updateCoreInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "core.info")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("core.info", vals)
+	st, err := callStruct(ctx, c, "core.info")
 	if err != nil {
 		return err
 	}
@@ -45,11 +41,7 @@ func updateCoreInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 // one sample per series, so it matters only when stats.fetch is disabled
 // or lacks the shmem statistics.
 func updateCoreShmmem(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "core.shmmem")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("core.shmmem", vals)
+	st, err := callStruct(ctx, c, "core.shmmem")
 	if err != nil {
 		return err
 	}

@@ -28,11 +28,7 @@ func init() {
 
 // dlg.stats_active: struct {starting, connecting, answering, ongoing, all}.
 func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "dlg.stats_active")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("dlg.stats_active", vals)
+	st, err := callStruct(ctx, c, "dlg.stats_active")
 	if err != nil {
 		return err
 	}

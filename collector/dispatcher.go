@@ -44,14 +44,10 @@ func dispatcherUp(flags string) bool {
 // TIMEOUT}]}…}}…}}. No sets loaded (fault 500 "No Destination Sets") is an
 // empty result.
 func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "dispatcher.list")
+	top, err := callStruct(ctx, c, "dispatcher.list")
 	if binrpc.IsFault(err, 500, "No Destination Sets") {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	top, err := onlyStruct("dispatcher.list", vals)
 	if err != nil {
 		return err
 	}

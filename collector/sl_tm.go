@@ -62,11 +62,7 @@ func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
 
 // sl.stats: struct code → count ("200", "2xx", …, "xxx").
 func updateSLStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "sl.stats")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("sl.stats", vals)
+	st, err := callStruct(ctx, c, "sl.stats")
 	if err != nil {
 		return err
 	}
@@ -76,11 +72,7 @@ func updateSLStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 // tm.stats: struct {current, waiting, total, total_local, rpl_received,
 // rpl_generated, rpl_sent, 6xx…2xx, created, freed, delayed_free}.
 func updateTMStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "tm.stats")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("tm.stats", vals)
+	st, err := callStruct(ctx, c, "tm.stats")
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,7 @@ func init() {
 // max_connections shares kamailio_tls_max_connections with core.tcp_info;
 // the scrape keeps one sample of it.
 func updateTLSInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "tls.info")
-	if err != nil {
-		return err
-	}
-	st, err := onlyStruct("tls.info", vals)
+	st, err := callStruct(ctx, c, "tls.info")
 	if err != nil {
 		return err
 	}
