@@ -1,0 +1,58 @@
+package collector
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/common/promslog"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// recordedCaller decodes the recorded reply of each request, as a real
+// call would, so a benchmark measures decode + convert.
+type recordedCaller struct {
+	recs map[string]fakectl.Recording
+}
+
+func (r recordedCaller) Call(_ context.Context, method string, args ...any) ([]binrpc.Value, error) {
+	key := method
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			key += "_" + s
+		}
+	}
+	rec, ok := r.recs[key]
+	if !ok {
+		return nil, &binrpc.FaultError{Method: method, Code: 500, Message: "command " + method + " not found"}
+	}
+	vals, err := binrpc.DecodePayload(rec.Payload)
+	if err != nil || rec.Type != binrpc.TypeFault {
+		return vals, err
+	}
+	f := &binrpc.FaultError{Method: method}
+	if len(vals) == 2 {
+		f.Code = int(vals[0].Int)
+		f.Message, _ = vals[1].Text()
+	}
+	return nil, f
+}
+
+// BenchmarkCollectors reports, per collector, the cost of decoding the
+// recorded reply of a real Kamailio and converting it into samples.
+func BenchmarkCollectors(b *testing.B) {
+	caller := recordedCaller{recs: loadRecordings(b)}
+	logger := promslog.NewNopLogger()
+	for _, c := range registry {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s := newSink(logger)
+				if err := c.update(context.Background(), caller, &testSettings, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
