@@ -44,11 +44,13 @@ func (r recordedCaller) Call(_ context.Context, method string, args ...any) ([]b
 func BenchmarkCollectors(b *testing.B) {
 	caller := recordedCaller{recs: loadRecordings(b)}
 	logger := promslog.NewNopLogger()
+	var descs descCache // as an exporter keeps it between scrapes
 	for _, c := range registry {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				s := newSink(logger)
+				s.descs = &descs
 				if err := c.update(context.Background(), caller, &testSettings, s); err != nil {
 					b.Fatal(err)
 				}

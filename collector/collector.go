@@ -106,6 +106,7 @@ type Exporter struct {
 
 	dialFailures atomic.Uint64
 	rounds       atomic.Uint64
+	descs        descCache
 
 	mu       sync.Mutex
 	inflight *round
@@ -207,6 +208,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 			continue
 		}
 		s := newSink(e.logger)
+		s.descs = &e.descs
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
 		status.Add(durationDesc, time.Since(begin).Seconds(), c.name)

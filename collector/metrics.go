@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,12 +57,39 @@ type sample struct {
 // emits twice is kept once.
 type Sink struct {
 	logger  *slog.Logger
+	descs   *descCache // nil: build descriptors every time
 	samples []sample
 	seen    map[string]struct{}
 	dropped []string // series dropped as duplicates, for the log
 }
 
 func newSink(logger *slog.Logger) *Sink { return &Sink{logger: logger, seen: map[string]struct{}{}} }
+
+// descCache keeps the descriptors built from Kamailio's statistic names
+// between scrapes of one exporter. It is safe for concurrent scrapes and
+// bounded: past maxCachedDescs names it stops caching.
+type descCache struct {
+	m sync.Map // key -> *Desc (nil: the name collides with a static family)
+	n atomic.Int64
+}
+
+const maxCachedDescs = 100000
+
+func (c *descCache) get(key string, build func() *Desc) *Desc {
+	if c == nil {
+		return build()
+	}
+	if d, ok := c.m.Load(key); ok {
+		return d.(*Desc)
+	}
+	d := build()
+	if c.n.Load() < maxCachedDescs {
+		if _, loaded := c.m.LoadOrStore(key, d); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return d
+}
 
 // Add records one sample of d with the given label values.
 func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {

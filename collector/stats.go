@@ -140,9 +140,11 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 			s.Add(rcvRepliesByMethodDesc, v, class, method)
 			continue
 		}
-		d := statDesc(m.Name)
+		var d *Desc
 		if isScript {
-			d = scriptDesc(script)
+			d = s.descs.get("script\x00"+script, func() *Desc { return scriptDesc(script) })
+		} else {
+			d = s.descs.get("stat\x00"+m.Name, func() *Desc { return statDesc(m.Name) })
 		}
 		if d != nil {
 			s.Add(d, v)
