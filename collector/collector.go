@@ -110,6 +110,13 @@ type Exporter struct {
 
 	mu       sync.Mutex
 	inflight *round
+
+	// methods caches system.listMethods for the Kamailio that has been up
+	// since upSince (core.uptime): modules cannot be loaded at run time, so
+	// the list changes only with a restart.
+	methodsMu sync.Mutex
+	upSince   string
+	methods   map[string]bool
 }
 
 // round is one scrape of Kamailio, shared by the Collect calls that arrive
@@ -182,7 +189,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 	defer conn.Close()
 
 	begin := time.Now()
-	methods, err := discover(ctx, conn)
+	methods, err := e.discover(ctx, conn)
 	status.Add(durationDesc, time.Since(begin).Seconds(), listMethods)
 	if err != nil {
 		var dialErr *dialError
@@ -246,8 +253,48 @@ func (e *Exporter) run(ctx context.Context, c *collector, conn Caller, s *Sink) 
 	return c.update(ctx, conn, &e.settings, s)
 }
 
-// discover returns the set of RPC methods Kamailio exports.
-func discover(ctx context.Context, c Caller) (map[string]bool, error) {
+// discover returns the set of RPC methods Kamailio exports: the cached
+// list while core.uptime says Kamailio has not restarted, else a fresh
+// system.listMethods. Any failure clears the cache.
+func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, error) {
+	upSince := ""
+	st, err := callStruct(ctx, c, "core.uptime")
+	if err == nil {
+		upSince, _ = text(st, "up_since")
+	} else if errors.As(err, new(*dialError)) || ctx.Err() != nil {
+		e.forgetMethods()
+		return nil, err
+	}
+	e.methodsMu.Lock()
+	cached := e.methods
+	if upSince == "" || upSince != e.upSince {
+		cached = nil
+	}
+	e.methodsMu.Unlock()
+	if cached != nil {
+		return cached, nil
+	}
+	methods, err := listAllMethods(ctx, c)
+	if err != nil {
+		e.forgetMethods()
+		return nil, err
+	}
+	if upSince != "" {
+		e.methodsMu.Lock()
+		e.upSince, e.methods = upSince, methods
+		e.methodsMu.Unlock()
+	}
+	return methods, nil
+}
+
+func (e *Exporter) forgetMethods() {
+	e.methodsMu.Lock()
+	e.upSince, e.methods = "", nil
+	e.methodsMu.Unlock()
+}
+
+// listAllMethods calls system.listMethods.
+func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {
 	vals, err := c.Call(ctx, listMethods)
 	if err != nil {
 		return nil, err

@@ -418,7 +418,7 @@ func TestConcurrentScrapesShareRounds(t *testing.T) {
 			return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
 		}
 		resp := fakectl.Response{Raw: rec.Replay(r.Cookie)}
-		if r.Method == "system.listMethods" {
+		if r.Method == "core.uptime" { // every round starts with it
 			resp.Delay = 300 * time.Millisecond // keep the round open while the others arrive
 		}
 		return resp
@@ -437,13 +437,13 @@ func TestConcurrentScrapesShareRounds(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := s.Calls("system.listMethods"); n < 1 || n > 2 {
+	if n := s.Calls("core.uptime"); n < 1 || n > 2 {
 		t.Fatalf("10 overlapping scrapes made %d rounds, want 1 or 2", n)
 	}
 	fams := gather(t, e)
 	v, _ := sampleValue(fams, "kamailio_exporter_scrape_rounds_total", nil)
-	if int(v) != s.Calls("system.listMethods") {
-		t.Fatalf("rounds metric %v, server saw %d rounds", v, s.Calls("system.listMethods"))
+	if int(v) != s.Calls("core.uptime") {
+		t.Fatalf("rounds metric %v, server saw %d rounds", v, s.Calls("core.uptime"))
 	}
 }
 
@@ -512,5 +512,68 @@ func TestShmmemWithoutStatsFetch(t *testing.T) {
 	}
 	if _, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); ok {
 		t.Errorf("stats.fetch ran although disabled")
+	}
+}
+
+// system.listMethods is asked once per Kamailio run: again only after a
+// restart (core.uptime's up_since changes) or a failed discovery.
+func TestListMethodsCachedUntilRestart(t *testing.T) {
+	upSince := "Wed Nov 25 04:01:32 2026"
+	failList := false
+	var mu sync.Mutex
+	recs := loadRecordings(t)
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.Method {
+		case "core.uptime":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(
+				binrpc.Named("now", binrpc.String(upSince)), binrpc.Named("up_since", binrpc.String(upSince)),
+				binrpc.Named("uptime", binrpc.Int(1)))}}
+		case "system.listMethods":
+			if failList {
+				return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "internal server error"}}
+			}
+		}
+		if rec, ok := recs[requestKey(r)]; ok {
+			return fakectl.Response{Raw: rec.Replay(r.Cookie)}
+		}
+		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := newTestExporter(t, s, 5*time.Second)
+	scrapeUp := func() float64 {
+		v, _ := sampleValue(gather(t, e), "kamailio_up", nil)
+		return v
+	}
+	for range 3 {
+		if scrapeUp() != 1 {
+			t.Fatal("kamailio_up != 1")
+		}
+	}
+	if n := s.Calls("system.listMethods"); n != 1 {
+		t.Fatalf("3 scrapes asked system.listMethods %d times, want 1", n)
+	}
+	mu.Lock()
+	upSince = "Wed Nov 25 05:00:00 2026" // restarted
+	mu.Unlock()
+	scrapeUp()
+	if n := s.Calls("system.listMethods"); n != 2 {
+		t.Fatalf("after a restart: %d calls, want 2", n)
+	}
+	mu.Lock()
+	failList, upSince = true, "Wed Nov 25 06:00:00 2026"
+	mu.Unlock()
+	if scrapeUp() != 0 {
+		t.Fatal("kamailio_up should be 0 when discovery fails")
+	}
+	mu.Lock()
+	failList = false
+	mu.Unlock()
+	if scrapeUp() != 1 || s.Calls("system.listMethods") != 4 {
+		t.Fatalf("after a failed discovery the list is asked again: %d calls", s.Calls("system.listMethods"))
 	}
 }

@@ -34,6 +34,7 @@ record core.psa core.psa
 record core.runinfo core.runinfo
 record core.tcp_info core.tcp_info
 record core.version core.version
+record core.uptime core.uptime
 record core.info core.info
 record core.shmmem core.shmmem
 record pkg.stats pkg.stats
