@@ -2,7 +2,12 @@ package collector
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/prometheus/common/promslog"
 
@@ -56,5 +61,26 @@ func BenchmarkCollectors(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkScrapeHTTP is one whole scrape as Prometheus sees it: promhttp
+// over a registry holding the exporter, against the fake ctl server
+// replaying the recorded replies over a unix socket (so Kamailio's own time
+// is nearly zero and the exporter's cost shows).
+func BenchmarkScrapeHTTP(b *testing.B) {
+	s := replay(b, "unix", nil)
+	e := newTestExporter(b, s, 5*time.Second)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e)
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
 	}
 }
