@@ -54,6 +54,15 @@ func requestKey(r fakectl.Request) string {
 	return strings.Join(parts, "_")
 }
 
+// recorded answers r with its recorded reply, or with Kamailio's fault for
+// a method no module exports.
+func recorded(recs map[string]fakectl.Recording, r fakectl.Request) fakectl.Response {
+	if rec, ok := recs[requestKey(r)]; ok {
+		return fakectl.Response{Raw: rec.Replay(r.Cookie)}
+	}
+	return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+}
+
 // replay serves the recordings; override answers chosen requests (by
 // request key) instead.
 func replay(t testing.TB, network string, override map[string]fakectl.Response) *fakectl.Server {
@@ -64,13 +73,10 @@ func replay(t testing.TB, network string, override map[string]fakectl.Response) 
 		if o, ok := override[key]; ok {
 			return o
 		}
-		if rec, ok := recs[key]; ok {
-			return fakectl.Response{Raw: rec.Replay(r.Cookie)}
-		}
-		if r.Method == "stats.fetch" { // a group without statistics
+		if _, ok := recs[key]; !ok && r.Method == "stats.fetch" { // a group without statistics
 			return fakectl.Response{Values: []binrpc.Value{{Kind: binrpc.KindStruct}}}
 		}
-		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+		return recorded(recs, r)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -413,11 +419,7 @@ func TestScrapeTimeout(t *testing.T) {
 func TestConcurrentScrapesShareRounds(t *testing.T) {
 	recs := loadRecordings(t)
 	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
-		rec, ok := recs[requestKey(r)]
-		if !ok {
-			return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
-		}
-		resp := fakectl.Response{Raw: rec.Replay(r.Cookie)}
+		resp := recorded(recs, r)
 		if r.Method == "core.uptime" { // every round starts with it
 			resp.Delay = 300 * time.Millisecond // keep the round open while the others arrive
 		}
@@ -535,10 +537,7 @@ func TestListMethodsCachedUntilRestart(t *testing.T) {
 				return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "internal server error"}}
 			}
 		}
-		if rec, ok := recs[requestKey(r)]; ok {
-			return fakectl.Response{Raw: rec.Replay(r.Cookie)}
-		}
-		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+		return recorded(recs, r)
 	})
 	if err != nil {
 		t.Fatal(err)

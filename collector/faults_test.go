@@ -101,10 +101,7 @@ func TestFaultInjection(t *testing.T) {
 				if requestKey(r) == tt.key {
 					return tt.resp(r.Cookie)
 				}
-				if rec, ok := recs[requestKey(r)]; ok {
-					return fakectl.Response{Raw: rec.Replay(r.Cookie)}
-				}
-				return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+				return recorded(recs, r)
 			})
 			if err != nil {
 				t.Fatal(err)
