@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -120,5 +121,32 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(inst.items()), "ns/item")
 		})
 		s.Close()
+	}
+}
+
+// BenchmarkHeapSteadyState scrapes the recorded Kamailio 10 000 times and
+// reports the live heap (after GC) at scrape 1 000 and at scrape 10 000:
+// a flat heap means nothing accumulates between scrapes.
+func BenchmarkHeapSteadyState(b *testing.B) {
+	s := replay(b, "unix", nil)
+	e := newTestExporter(b, s, 5*time.Second)
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc)
+	}
+	for b.Loop() {
+		var at1k float64
+		for i := 1; i <= 10000; i++ {
+			e.Scrape(context.Background())
+			if i == 1000 {
+				at1k = heap()
+			}
+		}
+		at10k := heap()
+		b.ReportMetric(at1k, "heap-at-1k-B")
+		b.ReportMetric(at10k, "heap-at-10k-B")
+		b.ReportMetric(at10k-at1k, "heap-growth-B")
 	}
 }

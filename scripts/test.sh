@@ -59,6 +59,6 @@ scripts/check-packaging.sh
 
 step "benchmarks (brief)"
 go test -run='^$' -bench='Decode|Collectors|ScrapeHTTP' -benchtime=200x -benchmem ./binrpc ./collector
-go test -run='^$' -bench='Scale' -benchtime=1x -benchmem ./collector
+go test -run='^$' -bench='Scale|HeapSteadyState' -benchtime=1x -benchmem ./collector
 
 step "all tests passed"
