@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 )
 
 // Protocol constants from Kamailio's binrpc.h.
@@ -278,15 +279,38 @@ func argValue(a any) (Value, error) {
 
 // decoder walks a payload. It never reads past the payload and bounds
 // nesting, so hostile input costs at most the payload's own size.
+//
+// It allocates per reply, not per field: every decoded string (values and
+// member names) is a substring of one copy of the payload, and the members
+// of every struct and array are carved from a few shared blocks. A caller
+// that keeps one decoded string long after the reply (a cache key, say)
+// should strings.Clone it, or it keeps the whole payload alive.
 type decoder struct {
-	b   []byte
-	off int
+	b     []byte
+	s     string // b as a string: decoded strings are substrings of it
+	off   int
+	stack []Member // members of the containers being decoded, innermost last
+	arena []Member // the finished containers' members are carved from it
 }
+
+// The first member block of a reply is sized from the payload (a member
+// takes at least 2 bytes, most take far more); later blocks double.
+const (
+	minArena       = 4
+	bytesPerMember = 32
+)
+
+var stackPool = sync.Pool{New: func() any { return new([]Member) }}
 
 // DecodePayload decodes all top-level records of a reply payload.
 func DecodePayload(p []byte) ([]Value, error) {
-	d := decoder{b: p}
-	var out []Value
+	stack := stackPool.Get().(*[]Member)
+	d := decoder{b: p, s: string(p), stack: (*stack)[:0]}
+	defer func() {
+		clear(d.stack[:cap(d.stack)]) // drop references into the reply
+		*stack = d.stack[:0]
+		stackPool.Put(stack)
+	}()
 	for d.off < len(d.b) {
 		v, end, err := d.value(0)
 		if err != nil {
@@ -295,9 +319,35 @@ func DecodePayload(p []byte) ([]Value, error) {
 		if end {
 			return nil, malformed("end marker outside a struct or array at offset %d", d.off-1)
 		}
-		out = append(out, v)
+		d.stack = append(d.stack, Member{Value: v})
+	}
+	if len(d.stack) == 0 {
+		return nil, nil
+	}
+	out := make([]Value, len(d.stack))
+	for i := range d.stack {
+		out[i] = d.stack[i].Value
 	}
 	return out, nil
+}
+
+// str returns the payload bytes [from, to) as a string without copying.
+func (d *decoder) str(from, to int) string { return d.s[from:to] }
+
+// carve copies ms, the members of one finished container, into the arena
+// and returns them with no spare capacity (an append by the caller copies).
+func (d *decoder) carve(ms []Member) []Member {
+	n := len(ms)
+	if n == 0 {
+		return nil
+	}
+	if cap(d.arena)-len(d.arena) < n {
+		d.arena = make([]Member, 0, max(n, minArena, len(d.b)/bytesPerMember, 2*cap(d.arena)))
+	}
+	out := d.arena[len(d.arena) : len(d.arena)+n : len(d.arena)+n]
+	copy(out, ms)
+	d.arena = d.arena[:len(d.arena)+n]
+	return out
 }
 
 // record reads a record's type byte and value length.
@@ -371,9 +421,9 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 		}
 		return Double(float64(int64(u)) / 1000), false, nil
 	case KindString:
-		return String(string(trimNUL(body))), false, nil
+		return String(d.str(d.off-length, d.off-length+len(trimNUL(body)))), false, nil
 	case KindBytes:
-		return Bytes(string(body)), false, nil
+		return Bytes(d.str(d.off-length, d.off)), false, nil
 	case KindStruct, KindArray:
 		if length != 0 {
 			return v, false, malformed("container start with length %d at offset %d", length, start)
@@ -390,6 +440,7 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 
 func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 	v := Value{Kind: k}
+	base := len(d.stack) // this container's members are d.stack[base:]
 	for {
 		if d.off >= len(d.b) {
 			return v, false, malformed("%s not terminated", k)
@@ -401,7 +452,7 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 			if err != nil {
 				return v, false, err
 			}
-			m.Name, m.Named = string(trimNUL(d.b[d.off:d.off+length])), true
+			m.Name, m.Named = d.str(d.off, d.off+len(trimNUL(d.b[d.off:d.off+length]))), true
 			d.off += length
 			var end bool
 			if m.Value, end, err = d.value(depth); err != nil {
@@ -419,11 +470,13 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 				if val.Kind != k {
 					return v, false, malformed("%s closed by a %s end marker at offset %d", k, val.Kind, d.off-1)
 				}
+				v.Members = d.carve(d.stack[base:])
+				d.stack = d.stack[:base]
 				return v, false, nil
 			}
 			m.Value = val
 		}
-		v.Members = append(v.Members, m)
+		d.stack = append(d.stack, m)
 	}
 }
 

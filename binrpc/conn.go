@@ -1,6 +1,7 @@
 package binrpc
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ const (
 	// maxUnixDatagram is the read buffer for unix datagram replies: ctl
 	// sends a reply as one datagram of up to binrpc_max_body_size.
 	maxUnixDatagram = 1 << 20
+	// streamReadBuffer is the read buffer of a stream connection: one
+	// read takes in several small replies.
+	streamReadBuffer = 32 << 10
 	// maxStaleReplies bounds how many datagrams with a foreign cookie (late
 	// replies to earlier, timed-out requests) a call skips.
 	maxStaleReplies = 16
@@ -49,11 +53,15 @@ type Conn struct {
 	localDir string // unix datagram: directory of our bound socket
 	keepRaw  bool
 
-	mu     sync.Mutex
-	wbuf   []byte
-	rbuf   []byte
-	raw    []byte
-	broken error
+	mu       sync.Mutex
+	wbuf     []byte // requests sent but not yet written (stream)
+	br       *bufio.Reader
+	hbuf     [MaxHeaderSize]byte
+	rbuf     []byte
+	raw      []byte
+	broken   error
+	queue    []*Pending // requests in flight, in the order sent
+	inflight int        // their request bytes
 }
 
 // LastReply returns the last reply packet (header and payload) as read,
@@ -115,6 +123,14 @@ func (c *Conn) dialUnixgram() (net.Conn, error) {
 	return conn, nil
 }
 
+// Err returns nil while the connection is usable, else why it is not
+// (an error wrapping ErrClosed).
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
 // Address returns the address the connection was dialled to.
 func (c *Conn) Address() Address { return c.addr }
 
@@ -125,6 +141,7 @@ func (c *Conn) Close() error {
 	if c.broken == nil {
 		c.broken = ErrClosed
 	}
+	c.abandon(nil)
 	err := c.c.Close()
 	if c.localDir != "" {
 		os.RemoveAll(c.localDir)
@@ -135,8 +152,50 @@ func (c *Conn) Close() error {
 
 // Call sends method with args and returns the reply's top-level values.
 // A fault reply is returned as a *FaultError. The context's deadline bounds
-// the write and the read; cancelling the context aborts the call.
+// the write and the read; cancelling the context aborts the call. Replies
+// to earlier Sends that arrive first are kept for their Pending.
 func (c *Conn) Call(ctx context.Context, method string, args ...any) ([]Value, error) {
+	p, err := c.Send(ctx, method, args...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a request sent with Send whose reply has not been returned
+// yet.
+type Pending struct {
+	c      *Conn
+	method string
+	cookie uint32
+	size   int // request bytes, counted against the in-flight cap
+	done   bool
+	vals   []Value
+	err    error
+}
+
+// Method returns the method the request called.
+func (p *Pending) Method() string { return p.method }
+
+const (
+	// maxInflightBytes caps the request bytes sent on a stream but not yet
+	// answered. ctl reads a connection into a 64 KiB buffer and answers
+	// each request before it reads on, so while the requests in flight
+	// stay well below that, a write can never block on a ctl that is
+	// itself blocked writing replies nobody reads yet.
+	maxInflightBytes = 16 << 10
+	// maxInflightDatagrams caps unanswered datagram requests, so that
+	// their replies fit the socket's receive buffer and are not dropped.
+	maxInflightDatagrams = 4
+)
+
+// Send writes a request for method without waiting for its reply, so that
+// several requests can be pipelined: ctl answers them in order, back to
+// back, and the caller reads each reply with Wait. On a stream the request
+// is buffered and written together with the following ones when a reply is
+// first waited for. Send waits for earlier replies itself only to keep the
+// requests in flight under a small cap.
+func (c *Conn) Send(ctx context.Context, method string, args ...any) (*Pending, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
@@ -146,55 +205,173 @@ func (c *Conn) Call(ctx context.Context, method string, args ...any) ([]Value, e
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
 	cookie := rand.Uint32() | 1 // never 0: ctl echoes it on the minimal length
+	n := len(c.wbuf)
 	var err error
-	c.wbuf, err = AppendRequest(c.wbuf[:0], cookie, method, args...)
+	c.wbuf, err = AppendRequest(c.wbuf, cookie, method, args...)
 	if err != nil {
+		c.wbuf = c.wbuf[:n]
 		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	p := &Pending{c: c, method: method, cookie: cookie, size: len(c.wbuf) - n}
+	for len(c.queue) > 0 && c.overCap(p.size) {
+		// Make room: read the oldest reply (it is kept for its Pending).
+		if err := c.await(ctx, c.queue[0]); err != nil {
+			c.wbuf = c.wbuf[:n]
+			return nil, err
+		}
+	}
+	c.queue = append(c.queue, p)
+	c.inflight += p.size
+	if !c.addr.Stream() {
+		// Datagrams are not batched: each request is its own packet.
+		if err := c.flush(ctx); err != nil {
+			return nil, c.fail(ctx, method, err, p)
+		}
+	}
+	return p, nil
+}
+
+func (c *Conn) overCap(size int) bool {
+	if c.addr.Stream() {
+		return c.inflight+size > maxInflightBytes
+	}
+	return len(c.queue) >= maxInflightDatagrams
+}
+
+// Wait returns the reply of p's request: its top-level values, or a
+// *FaultError for a fault. The context's deadline bounds the reads;
+// cancelling it aborts the wait. A Pending whose connection broke before
+// its reply was read returns an error wrapping ErrAbandoned.
+func (p *Pending) Wait(ctx context.Context) ([]Value, error) {
+	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !p.done {
+		if err := c.await(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return p.vals, p.err
+}
+
+// ErrAbandoned is the error of a pipelined request whose connection broke
+// (or was closed) before its reply was read: the request may be sent again
+// on a new connection.
+var ErrAbandoned = fmt.Errorf("%w before the reply was read", ErrClosed)
+
+// await reads replies in order until p's has arrived, completing the
+// Pendings they belong to. It is called with c.mu held. Its error is a
+// failure to read p's reply; a fault or a malformed payload is p's result.
+func (c *Conn) await(ctx context.Context, p *Pending) error {
+	if c.broken != nil {
+		p.done, p.err = true, fmt.Errorf("%s: %w", p.method, c.broken)
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", p.method, err)
 	}
 	deadline, _ := ctx.Deadline()
 	if err := c.c.SetDeadline(deadline); err != nil {
-		return nil, c.fail(ctx, method, err)
+		return c.fail(ctx, p.method, err, p)
 	}
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	if err := c.flush(ctx); err != nil {
+		return c.fail(ctx, p.method, fmt.Errorf("write request: %w", err), p)
+	}
+	for !p.done {
+		var (
+			h       Header
+			hdr     []byte
+			payload []byte
+			q       *Pending
+			err     error
+		)
+		if c.addr.Stream() {
+			// The reply being read is the oldest request's: a failure is
+			// its error, and the requests after it are abandoned.
+			q = c.queue[0]
+			h, hdr, payload, err = c.readStream(q.cookie)
+			if err != nil {
+				err = c.fail(ctx, q.method, err, q)
+				if q != p {
+					return p.err
+				}
+				return err
+			}
+		} else {
+			h, hdr, payload, q, err = c.readDatagram(p)
+			if err != nil {
+				return c.fail(ctx, p.method, err, p)
+			}
+		}
+		c.complete(q, h, hdr, payload)
+	}
+	return nil
+}
 
-	if _, err := c.c.Write(c.wbuf); err != nil {
-		return nil, c.fail(ctx, method, fmt.Errorf("write request: %w", err))
+// flush writes the buffered requests.
+func (c *Conn) flush(ctx context.Context) error {
+	if len(c.wbuf) == 0 {
+		return nil
 	}
-	var h Header
-	var hdr, payload []byte
-	if c.addr.Stream() {
-		h, hdr, payload, err = c.readStream(cookie)
-	} else {
-		h, hdr, payload, err = c.readDatagram(cookie)
+	// A deadline left by an earlier, cancelled call must not fail this
+	// write; without a deadline in ctx the write has none.
+	deadline, _ := ctx.Deadline()
+	if err := c.c.SetWriteDeadline(deadline); err != nil {
+		return err
 	}
-	if err != nil {
-		return nil, c.fail(ctx, method, err)
+	_, err := c.c.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	return err
+}
+
+// complete decodes the reply of q and removes q from the queue.
+func (c *Conn) complete(q *Pending, h Header, hdr, payload []byte) {
+	for i, x := range c.queue {
+		if x == q {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			break
+		}
 	}
+	c.inflight -= q.size
+	q.done = true
 	if c.keepRaw {
 		c.raw = append(append([]byte(nil), hdr...), payload...)
 	}
 	vals, err := DecodePayload(payload)
-	if err != nil {
+	switch {
+	case err != nil:
 		// The frame was read whole: the stream stays in sync.
-		return nil, fmt.Errorf("%s: %w", method, err)
+		q.err = fmt.Errorf("%s: %w", q.method, err)
+	case h.Type == TypeFault:
+		q.err = faultFrom(q.method, vals)
+	case h.Type == TypeReply:
+		q.vals = vals
+	default:
+		q.err = fmt.Errorf("%s: %w", q.method, malformed("reply has packet type %s", h.Type))
 	}
-	switch h.Type {
-	case TypeFault:
-		return nil, faultFrom(method, vals)
-	case TypeReply:
-		return vals, nil
-	}
-	return nil, fmt.Errorf("%s: %w", method, malformed("reply has packet type %s", h.Type))
 }
 
-// fail marks a stream connection unusable after an I/O or framing error
-// (the next frame boundary is unknown) and wraps err with the method and,
-// when the context ended the call, with the context's error.
-func (c *Conn) fail(ctx context.Context, method string, err error) error {
+// fail handles an I/O or framing error while p was sent or awaited. A
+// stream connection is marked unusable (the next frame boundary is
+// unknown) and every other request in flight is abandoned; on a datagram
+// socket only p is given up (a late reply to it is skipped as stale). The
+// error is wrapped with the method and, when the context ended the call,
+// with the context's error.
+func (c *Conn) fail(ctx context.Context, method string, err error, p *Pending) error {
 	if c.addr.Stream() {
 		c.broken = fmt.Errorf("%w after error: %v", ErrClosed, err)
 		c.c.Close()
+		c.abandon(p)
+	} else {
+		for i, x := range c.queue {
+			if x == p {
+				c.queue = append(c.queue[:i], c.queue[i+1:]...)
+				c.inflight -= p.size
+				break
+			}
+		}
 	}
 	cerr := ctx.Err()
 	if cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -205,21 +382,43 @@ func (c *Conn) fail(ctx context.Context, method string, err error) error {
 		}
 	}
 	if cerr != nil {
-		return fmt.Errorf("%s: %w (%v)", method, cerr, err)
+		err = fmt.Errorf("%s: %w (%v)", method, cerr, err)
+	} else {
+		err = fmt.Errorf("%s: %w", method, err)
 	}
-	return fmt.Errorf("%s: %w", method, err)
+	if p != nil {
+		p.done, p.err = true, err
+	}
+	return err
 }
 
+// abandon completes every request in flight but except with ErrAbandoned.
+func (c *Conn) abandon(except *Pending) {
+	for _, q := range c.queue {
+		if q != except {
+			q.done, q.err = true, fmt.Errorf("%s: %w", q.method, ErrAbandoned)
+		}
+	}
+	c.queue, c.inflight = nil, 0
+	c.wbuf = c.wbuf[:0]
+}
+
+// readStream reads the next reply frame; ctl answers a stream's requests
+// in order, so it must carry the cookie of the oldest request in flight.
+// The payload is valid until the next read.
 func (c *Conn) readStream(cookie uint32) (h Header, hdr, payload []byte, err error) {
-	hb := make([]byte, MaxHeaderSize)
-	if _, err := io.ReadFull(c.c, hb[:2]); err != nil {
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(c.c, streamReadBuffer)
+	}
+	hb := c.hbuf[:]
+	if _, err := io.ReadFull(c.br, hb[:2]); err != nil {
 		return Header{}, nil, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
 	}
 	n, err := HeaderSize(hb[0], hb[1])
 	if err != nil {
 		return Header{}, nil, nil, err
 	}
-	if _, err := io.ReadFull(c.c, hb[2:n]); err != nil {
+	if _, err := io.ReadFull(c.br, hb[2:n]); err != nil {
 		return Header{}, nil, nil, fmt.Errorf("read header: %w", eofIsUnexpected(err))
 	}
 	h, _, err = ParseHeader(hb[:n], c.maxReply)
@@ -233,13 +432,16 @@ func (c *Conn) readStream(cookie uint32) (h Header, hdr, payload []byte, err err
 		c.rbuf = make([]byte, h.Length)
 	}
 	payload = c.rbuf[:h.Length]
-	if _, err := io.ReadFull(c.c, payload); err != nil {
+	if _, err := io.ReadFull(c.br, payload); err != nil {
 		return h, nil, nil, fmt.Errorf("read payload (%d bytes): %w", h.Length, eofIsUnexpected(err))
 	}
 	return h, hb[:n], payload, nil
 }
 
-func (c *Conn) readDatagram(cookie uint32) (h Header, hdr, payload []byte, err error) {
+// readDatagram reads datagrams until one answers a request in flight, and
+// returns it with that request. Datagrams with a foreign cookie (late
+// replies to requests given up) are skipped, a bounded number of times.
+func (c *Conn) readDatagram(p *Pending) (h Header, hdr, payload []byte, q *Pending, err error) {
 	size := maxUDPDatagram
 	if c.addr.Network == "unixgram" {
 		size = maxUnixDatagram
@@ -252,25 +454,32 @@ func (c *Conn) readDatagram(cookie uint32) (h Header, hdr, payload []byte, err e
 	for range maxStaleReplies {
 		n, err := c.c.Read(buf)
 		if err != nil {
-			return Header{}, nil, nil, fmt.Errorf("read reply: %w", err)
+			return Header{}, nil, nil, nil, fmt.Errorf("read reply: %w", err)
 		}
 		var hl int
 		h, hl, err = ParseHeader(buf[:n], c.maxReply)
 		if err != nil {
-			return h, nil, nil, err
+			return h, nil, nil, nil, err
 		}
-		if h.Cookie != cookie {
+		q = nil
+		for _, x := range c.queue {
+			if x.cookie == h.Cookie {
+				q = x
+				break
+			}
+		}
+		if q == nil {
 			continue // a late reply to an earlier call
 		}
 		if hl+h.Length > n {
 			if n == len(buf) {
-				return h, nil, nil, fmt.Errorf("%w: datagram reply of %d bytes does not fit the %d-byte buffer", ErrTooLarge, hl+h.Length, n)
+				return h, nil, nil, nil, fmt.Errorf("%w: datagram reply of %d bytes does not fit the %d-byte buffer", ErrTooLarge, hl+h.Length, n)
 			}
-			return h, nil, nil, malformed("datagram truncated: %d of %d bytes", n, hl+h.Length)
+			return h, nil, nil, nil, malformed("datagram truncated: %d of %d bytes", n, hl+h.Length)
 		}
-		return h, buf[:hl], buf[hl : hl+h.Length], nil
+		return h, buf[:hl], buf[hl : hl+h.Length], q, nil
 	}
-	return Header{}, nil, nil, malformed("no reply with cookie %#x among %d datagrams", cookie, maxStaleReplies)
+	return Header{}, nil, nil, nil, malformed("no reply with cookie %#x among %d datagrams", p.cookie, maxStaleReplies)
 }
 
 func eofIsUnexpected(err error) error {

@@ -218,3 +218,87 @@ func TestDialErrors(t *testing.T) {
 		}
 	}
 }
+
+// Pipelined requests: many Sends before any Wait, on every transport, each
+// Pending gets its own reply whatever the order of the Waits, and requests
+// larger in total than the in-flight cap neither block nor get mixed up.
+func TestPipelineOverEveryTransport(t *testing.T) {
+	for _, network := range networks {
+		t.Run(network, func(t *testing.T) {
+			s, addr := start(t, network, echo)
+			c := dial(t, addr)
+			pad := strings.Repeat("p", 1000) // 60 requests: ~60 KB in flight
+			var ps []*binrpc.Pending
+			for i := range 60 {
+				p, err := c.Send(ctx(t, 5*time.Second), "echo", i, pad)
+				if err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+				ps = append(ps, p)
+			}
+			for i := len(ps) - 1; i >= 0; i-- { // newest first
+				got, err := ps[i].Wait(ctx(t, 5*time.Second))
+				if err != nil {
+					t.Fatalf("wait %d: %v", i, err)
+				}
+				if len(got) != 2 || got[0].Int != int64(i) || got[1].Str != pad {
+					t.Fatalf("wait %d: got %v", i, got[:1])
+				}
+			}
+			// A fault among pipelined requests is that request's result only.
+			p1, _ := c.Send(ctx(t, 5*time.Second), "echo", "before")
+			p2, _ := c.Send(ctx(t, 5*time.Second), "dlg.profile_get_size", "x")
+			p3, _ := c.Send(ctx(t, 5*time.Second), "echo", "after")
+			if got, err := p3.Wait(ctx(t, 5*time.Second)); err != nil || got[0].Str != "after" {
+				t.Fatalf("p3: %v %v", got, err)
+			}
+			if _, err := p2.Wait(ctx(t, 5*time.Second)); !binrpc.IsFault(err, 404, "Profile not found") {
+				t.Fatalf("p2: %v", err)
+			}
+			if got, err := p1.Wait(ctx(t, 5*time.Second)); err != nil || got[0].Str != "before" {
+				t.Fatalf("p1: %v %v", got, err)
+			}
+			if n := s.Calls("echo"); n != 62 {
+				t.Fatalf("server saw %d echo calls, want 62", n)
+			}
+		})
+	}
+}
+
+// A stream that breaks while requests are in flight: the replies read
+// before stay valid, the request whose reply was cut gets the I/O error,
+// and the later ones get ErrAbandoned (safe to send again elsewhere).
+func TestPipelineBrokenStream(t *testing.T) {
+	_, addr := start(t, "unix", func(r fakectl.Request) fakectl.Response {
+		if r.Method == "cut" {
+			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
+			return fakectl.Response{Raw: full[:len(full)/2], Close: true}
+		}
+		return echo(r)
+	})
+	c := dial(t, addr)
+	var ps []*binrpc.Pending
+	for _, m := range []string{"echo", "cut", "echo", "echo"} {
+		p, err := c.Send(ctx(t, 5*time.Second), m, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if _, err := ps[3].Wait(ctx(t, 5*time.Second)); !errors.Is(err, binrpc.ErrAbandoned) {
+		t.Fatalf("after the cut: %v, want ErrAbandoned", err)
+	}
+	if got, err := ps[0].Wait(ctx(t, 5*time.Second)); err != nil || got[0].Str != "echo" {
+		t.Fatalf("before the cut: %v %v", got, err)
+	}
+	_, err := ps[1].Wait(ctx(t, 5*time.Second))
+	if err == nil || errors.Is(err, binrpc.ErrAbandoned) || !strings.Contains(err.Error(), "cut: read payload") {
+		t.Fatalf("the cut reply: %v", err)
+	}
+	if _, err := ps[2].Wait(ctx(t, 5*time.Second)); !errors.Is(err, binrpc.ErrAbandoned) {
+		t.Fatalf("after the cut: %v", err)
+	}
+	if _, err := c.Call(ctx(t, time.Second), "echo"); !errors.Is(err, binrpc.ErrClosed) {
+		t.Fatalf("call on the broken connection: %v", err)
+	}
+}

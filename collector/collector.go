@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,7 @@ type Exporter struct {
 	methodsMu sync.Mutex
 	upSince   string
 	methods   map[string]bool
+	plan      []call
 }
 
 // round is one scrape of Kamailio, shared by the Collect calls that arrive
@@ -189,6 +191,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 	defer conn.Close()
 
 	begin := time.Now()
+	conn.prefetch(ctx, e.lastPlan())
 	methods, err := e.discover(ctx, conn)
 	status.Add(durationDesc, time.Since(begin).Seconds(), listMethods)
 	if err != nil {
@@ -237,6 +240,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 		commit(s)
 	}
 	commit(status)
+	e.keepPlan(conn.calls)
 	if len(out.dropped) > 0 {
 		e.logger.Warn("dropped duplicate or invalid series", "count", len(out.dropped), "first", out.dropped[0])
 	}
@@ -261,6 +265,7 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	st, err := callStruct(ctx, c, "core.uptime")
 	if err == nil {
 		upSince, _ = text(st, "up_since")
+		upSince = strings.Clone(upSince) // kept between scrapes
 	} else if errors.As(err, new(*dialError)) || ctx.Err() != nil {
 		e.forgetMethods()
 		return nil, err
@@ -289,7 +294,29 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 
 func (e *Exporter) forgetMethods() {
 	e.methodsMu.Lock()
-	e.upSince, e.methods = "", nil
+	e.upSince, e.methods, e.plan = "", nil, nil
+	e.methodsMu.Unlock()
+}
+
+// lastPlan returns the calls the previous complete scrape made: the next
+// scrape sends them all before reading the first reply.
+func (e *Exporter) lastPlan() []call {
+	e.methodsMu.Lock()
+	defer e.methodsMu.Unlock()
+	return e.plan
+}
+
+// keepPlan remembers the calls of a scrape whose discovery succeeded, but
+// system.listMethods, which is needed only after a restart.
+func (e *Exporter) keepPlan(calls []call) {
+	plan := make([]call, 0, len(calls))
+	for _, c := range calls {
+		if c.method != listMethods {
+			plan = append(plan, c)
+		}
+	}
+	e.methodsMu.Lock()
+	e.plan = plan
 	e.methodsMu.Unlock()
 }
 
@@ -302,7 +329,8 @@ func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {
 	methods := make(map[string]bool, len(vals))
 	for _, v := range vals {
 		if v.Kind == binrpc.KindString {
-			methods[v.Str] = true
+			// Cloned: the list outlives the reply it is decoded from.
+			methods[strings.Clone(v.Str)] = true
 		}
 	}
 	if len(methods) == 0 {
@@ -318,26 +346,97 @@ func (d *dialError) Unwrap() error { return d.err }
 
 // redialConn dials on first use and again after an error left a stream
 // connection unusable, so one broken reply costs one collector, not the
-// rest of the scrape.
+// rest of the scrape. It pipelines: prefetch sends the calls a scrape is
+// expected to make (the previous scrape's) back to back before the first
+// reply is read, and Call takes a prefetched reply when one matches. Kamailio
+// then answers the whole scrape without waiting for the exporter between
+// calls, and the exporter converts each reply while Kamailio works on the
+// next.
 type redialConn struct {
 	addr binrpc.Address
 	conn *binrpc.Conn
+
+	pending map[string][]*binrpc.Pending // prefetched, by callKey
+	calls   []call                       // the calls made, in order
+}
+
+// call is one RPC of a scrape.
+type call struct {
+	method string
+	args   []any
+}
+
+// callKey identifies a call by method and arguments.
+func callKey(method string, args []any) string {
+	if len(args) == 0 {
+		return method
+	}
+	b := []byte(method)
+	for _, a := range args {
+		b = fmt.Appendf(append(b, 0), "%T:%v", a, a)
+	}
+	return string(b)
+}
+
+func (r *redialConn) dial(ctx context.Context) error {
+	if r.conn != nil {
+		return nil
+	}
+	c, err := binrpc.Dial(ctx, r.addr, binrpc.Options{})
+	if err != nil {
+		return &dialError{err}
+	}
+	r.conn = c
+	return nil
+}
+
+// prefetch sends plan without waiting for the replies. A failure is not
+// reported here: the calls are then made one by one when asked for.
+func (r *redialConn) prefetch(ctx context.Context, plan []call) {
+	if len(plan) == 0 || r.dial(ctx) != nil {
+		return
+	}
+	r.pending = make(map[string][]*binrpc.Pending, len(plan))
+	for _, c := range plan {
+		p, err := r.conn.Send(ctx, c.method, c.args...)
+		if err != nil {
+			return
+		}
+		k := callKey(c.method, c.args)
+		r.pending[k] = append(r.pending[k], p)
+	}
 }
 
 func (r *redialConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
-	if r.conn == nil {
-		c, err := binrpc.Dial(ctx, r.addr, binrpc.Options{})
-		if err != nil {
-			return nil, &dialError{err}
+	r.calls = append(r.calls, call{method, args})
+	if k := callKey(method, args); len(r.pending[k]) > 0 {
+		p := r.pending[k][0]
+		r.pending[k] = r.pending[k][1:]
+		vals, err := p.Wait(ctx)
+		if !errors.Is(err, binrpc.ErrAbandoned) {
+			r.check(err)
+			return vals, err
 		}
-		r.conn = c
+		// The connection broke before this reply was read: ask again on a
+		// new one.
+		r.check(err)
+	}
+	if err := r.dial(ctx); err != nil {
+		return nil, err
 	}
 	vals, err := r.conn.Call(ctx, method, args...)
-	if errors.Is(err, binrpc.ErrClosed) {
+	r.check(err)
+	return vals, err
+}
+
+// check drops a connection that err left unusable, with the replies still
+// expected on it.
+func (r *redialConn) check(err error) {
+	if err != nil && r.conn != nil && r.conn.Err() != nil {
 		r.conn.Close()
 		r.conn = nil
+		r.pending = nil
 	}
-	return vals, err
 }
 
 func (r *redialConn) Close() {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,27 +66,43 @@ func newSink(logger *slog.Logger) *Sink { return &Sink{logger: logger, seen: map
 
 // descCache keeps the descriptors built from Kamailio's statistic names
 // between scrapes of one exporter. It is safe for concurrent scrapes and
-// bounded: past maxCachedDescs names it stops caching.
+// bounded: past maxCachedDescs names it stops caching. A lookup does not
+// allocate.
 type descCache struct {
-	m sync.Map // key -> *Desc (nil: the name collides with a static family)
-	n atomic.Int64
+	mu sync.RWMutex
+	m  map[descKey]*Desc // nil: the name collides with a static family
+}
+
+// descKey names a cached descriptor: a statistic, or a scripted one.
+type descKey struct {
+	script bool
+	name   string
 }
 
 const maxCachedDescs = 100000
 
-func (c *descCache) get(key string, build func() *Desc) *Desc {
+// get returns the descriptor of k, built by build(k.name) on first use.
+func (c *descCache) get(k descKey, build func(string) *Desc) *Desc {
 	if c == nil {
-		return build()
+		return build(k.name)
 	}
-	if d, ok := c.m.Load(key); ok {
-		return d.(*Desc)
+	c.mu.RLock()
+	d, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return d
 	}
-	d := build()
-	if c.n.Load() < maxCachedDescs {
-		if _, loaded := c.m.LoadOrStore(key, d); !loaded {
-			c.n.Add(1)
-		}
+	d = build(k.name)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[descKey]*Desc{}
 	}
+	if len(c.m) < maxCachedDescs {
+		// Cloned: the name is a substring of a reply the cache outlives.
+		k.name = strings.Clone(k.name)
+		c.m[k] = d
+	}
+	c.mu.Unlock()
 	return d
 }
 

@@ -142,9 +142,9 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 		}
 		var d *Desc
 		if isScript {
-			d = s.descs.get("script\x00"+script, func() *Desc { return scriptDesc(script) })
+			d = s.descs.get(descKey{script: true, name: script}, scriptDesc)
 		} else {
-			d = s.descs.get("stat\x00"+m.Name, func() *Desc { return statDesc(m.Name) })
+			d = s.descs.get(descKey{name: m.Name}, statDesc)
 		}
 		if d != nil {
 			s.Add(d, v)
