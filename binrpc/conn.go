@@ -131,6 +131,14 @@ func (c *Conn) Err() error {
 	return c.broken
 }
 
+// Idle reports whether the connection is usable and has no request in
+// flight, so that the next call's reply is the next frame.
+func (c *Conn) Idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken == nil && len(c.queue) == 0 && len(c.wbuf) == 0
+}
+
 // Address returns the address the connection was dialled to.
 func (c *Conn) Address() Address { return c.addr }
 

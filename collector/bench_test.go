@@ -54,7 +54,7 @@ func BenchmarkCollectors(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				s := newSink(logger)
+				s := newSink(logger, nil)
 				s.descs = &descs
 				if err := c.update(context.Background(), caller, &testSettings, s); err != nil {
 					b.Fatal(err)

@@ -108,6 +108,7 @@ type Exporter struct {
 	dialFailures atomic.Uint64
 	rounds       atomic.Uint64
 	descs        descCache
+	idle         idleConn
 
 	mu       sync.Mutex
 	inflight *round
@@ -140,6 +141,10 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 	return e
 }
 
+// Close closes the connection kept between scrapes. A scrape after Close
+// still works, on a connection of its own.
+func (e *Exporter) Close() { e.idle.close() }
+
 // Describe sends no descriptors: the families depend on what Kamailio
 // reports, so the exporter is an unchecked collector.
 func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
@@ -149,7 +154,7 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // wait for its result, so several Prometheus servers cost Kamailio one round.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range e.sharedScrape().samples {
-		ch <- s.metric
+		ch <- s
 	}
 }
 
@@ -159,7 +164,7 @@ func (e *Exporter) sharedScrape() *Sink {
 		e.mu.Unlock()
 		<-r.done
 		if r.result == nil { // the round panicked; its owner reports it
-			return newSink(e.logger)
+			return newSink(e.logger, nil)
 		}
 		return r.result
 	}
@@ -181,14 +186,16 @@ func (e *Exporter) sharedScrape() *Sink {
 func (e *Exporter) Scrape(ctx context.Context) *Sink {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	out := newSink(e.logger)
+	a := &arena{}
+	out := newSink(e.logger, a)
 	families := map[string]*Desc{}
 	commit := func(s *Sink) { out.merge(s, families) }
-	status := newSink(e.logger)
+	status := newSink(e.logger, a)
 
 	status.Add(roundsDesc, float64(e.rounds.Add(1)))
-	conn := &redialConn{addr: e.addr}
-	defer conn.Close()
+	conn := &redialConn{addr: e.addr, conn: e.idle.take()}
+	conn.reused = conn.conn != nil
+	defer func() { e.idle.put(conn.conn) }()
 
 	begin := time.Now()
 	conn.prefetch(ctx, e.lastPlan())
@@ -217,7 +224,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)
 			continue
 		}
-		s := newSink(e.logger)
+		s := newSink(e.logger, a)
 		s.descs = &e.descs
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
@@ -355,7 +362,12 @@ func (d *dialError) Unwrap() error { return d.err }
 type redialConn struct {
 	addr binrpc.Address
 	conn *binrpc.Conn
+	// reused: conn was kept from an earlier scrape and has not answered
+	// yet. If it turns out dead (Kamailio restarted or dropped it while it
+	// was idle), the scrape starts over once on a new connection.
+	reused bool
 
+	plan    []call
 	pending map[string][]*binrpc.Pending // prefetched, by callKey
 	calls   []call                       // the calls made, in order
 }
@@ -393,6 +405,7 @@ func (r *redialConn) dial(ctx context.Context) error {
 // prefetch sends plan without waiting for the replies. A failure is not
 // reported here: the calls are then made one by one when asked for.
 func (r *redialConn) prefetch(ctx context.Context, plan []call) {
+	r.plan = plan
 	if len(plan) == 0 || r.dial(ctx) != nil {
 		return
 	}
@@ -409,17 +422,31 @@ func (r *redialConn) prefetch(ctx context.Context, plan []call) {
 
 func (r *redialConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
 	r.calls = append(r.calls, call{method, args})
+	vals, err := r.call(ctx, method, args)
+	if r.reused && r.conn == nil && ctx.Err() == nil {
+		// The kept connection broke before it answered anything: start
+		// over on a new one.
+		r.reused = false
+		r.prefetch(ctx, r.plan)
+		vals, err = r.call(ctx, method, args)
+	}
+	if r.conn != nil {
+		r.reused = false // it answered
+	}
+	return vals, err
+}
+
+func (r *redialConn) call(ctx context.Context, method string, args []any) ([]binrpc.Value, error) {
 	if k := callKey(method, args); len(r.pending[k]) > 0 {
 		p := r.pending[k][0]
 		r.pending[k] = r.pending[k][1:]
 		vals, err := p.Wait(ctx)
+		r.check(err)
 		if !errors.Is(err, binrpc.ErrAbandoned) {
-			r.check(err)
 			return vals, err
 		}
 		// The connection broke before this reply was read: ask again on a
 		// new one.
-		r.check(err)
 	}
 	if err := r.dial(ctx); err != nil {
 		return nil, err
@@ -439,9 +466,65 @@ func (r *redialConn) check(err error) {
 	}
 }
 
-func (r *redialConn) Close() {
-	if r.conn != nil {
-		r.conn.Close()
+// maxIdle is how long the connection of the last scrape is kept for the
+// next one. Scrape intervals are usually 15 s to 1 min.
+const maxIdle = 2 * time.Minute
+
+// idleConn keeps one connection between scrapes, so that a scrape does not
+// cost Kamailio an accept and a close (and a fresh connection's slower
+// first answers: 0.3-0.4 ms per scrape measured). A connection is kept only
+// when nothing is in flight on it, and is closed after maxIdle unused.
+type idleConn struct {
+	mu     sync.Mutex
+	conn   *binrpc.Conn
+	timer  *time.Timer
+	closed bool
+}
+
+func (p *idleConn) take() *binrpc.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.conn
+	p.conn = nil
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	return c
+}
+
+func (p *idleConn) put(c *binrpc.Conn) {
+	if c == nil {
+		return
+	}
+	if !c.Idle() {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil || p.closed {
+		c.Close() // another scrape's connection is kept already
+		return
+	}
+	p.conn = c
+	p.timer = time.AfterFunc(maxIdle, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.conn == c {
+			p.conn, p.timer = nil, nil
+			c.Close()
+		}
+	})
+}
+
+func (p *idleConn) close() {
+	c := p.take()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	if c != nil {
+		c.Close()
 	}
 }
 

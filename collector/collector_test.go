@@ -358,13 +358,13 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 	psa := binrpc.Struct(binrpc.Named("IDX", binrpc.Int(0)), binrpc.Named("PID", binrpc.Int(1)),
 		binrpc.Named("STATUS", binrpc.Int(1)), binrpc.Named("RANK", binrpc.Int(0)),
 		binrpc.Named("DSC", binrpc.String("bad \xff\xfe utf8")))
-	s := newSink(promslog.NewNopLogger())
+	s := newSink(promslog.NewNopLogger(), nil)
 	s.Add(processStatusDesc, 1, "0", "1", "0", "bad \xff\xfe utf8")
 	if len(s.samples) != 1 {
 		t.Fatalf("sample dropped: %v", s.dropped)
 	}
 	var m dto.Metric
-	if err := s.samples[0].metric.Write(&m); err != nil {
+	if err := s.samples[0].Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range m.Label {

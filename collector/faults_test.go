@@ -224,9 +224,9 @@ func sampleUp(s *Sink) (float64, bool) {
 	return 0, false
 }
 
-func valueOf(s sample) float64 {
+func valueOf(s *sample) float64 {
 	var m dto.Metric
-	if err := s.metric.Write(&m); err != nil {
+	if err := s.Write(&m); err != nil {
 		return -1
 	}
 	switch {

@@ -25,7 +25,7 @@ type sinkCollector struct{ s *Sink }
 func (c sinkCollector) Describe(chan<- *prometheus.Desc) {}
 func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, smp := range c.s.samples {
-		ch <- smp.metric
+		ch <- smp
 	}
 }
 
@@ -46,8 +46,8 @@ func FuzzCollectors(f *testing.F) {
 			return
 		}
 		for _, c := range registry {
-			out := newSink(promslog.NewNopLogger())
-			s := newSink(promslog.NewNopLogger())
+			out := newSink(promslog.NewNopLogger(), nil)
+			s := newSink(promslog.NewNopLogger(), nil)
 			if err := c.update(context.Background(), replyCaller{vals}, &testSettings, s); err != nil {
 				continue
 			}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "kamailio"
@@ -23,6 +25,10 @@ type Desc struct {
 	help   string
 	typ    prometheus.ValueType
 	labels []string
+	// names are the label names sorted, as the exposition orders them;
+	// order[i] is the index in labels of names[i].
+	names []*string
+	order []int
 }
 
 // reserved holds the names of all static families. It is written only
@@ -41,14 +47,106 @@ func newDesc(name, help string, typ prometheus.ValueType, labels ...string) *Des
 }
 
 func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *Desc {
-	return &Desc{desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ, labels: labels}
+	d := &Desc{desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ, labels: labels}
+	d.order = make([]int, len(labels))
+	for i := range d.order {
+		d.order[i] = i
+	}
+	slices.SortFunc(d.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
+	for _, i := range d.order {
+		d.names = append(d.names, &labels[i])
+	}
+	return d
 }
 
-// sample is one series built by a collector, with its identity.
+// sample is one series built by a collector. It is the prometheus.Metric
+// the exporter sends: its parts come from the scrape's arena and Write
+// allocates nothing. A sample is immutable once added, so the Collects
+// that share a round can write it concurrently.
 type sample struct {
-	key    string // name and label values: equal keys are the same series
 	desc   *Desc
-	metric prometheus.Metric
+	hash   uint64   // of the name and label values: equal series, equal hashes
+	values []string // label values, in desc.labels order
+	labels []*dto.LabelPair
+	value  float64
+	gauge  dto.Gauge
+	count  dto.Counter
+}
+
+func (s *sample) Desc() *prometheus.Desc { return s.desc.desc }
+
+func (s *sample) Write(m *dto.Metric) error {
+	m.Label = s.labels
+	switch s.desc.typ {
+	case prometheus.CounterValue:
+		m.Counter = &s.count
+	case prometheus.GaugeValue:
+		m.Gauge = &s.gauge
+	default:
+		m.Untyped = &dto.Untyped{Value: &s.value}
+	}
+	return nil
+}
+
+// key renders the series for a log message.
+func (s *sample) key() string {
+	var b strings.Builder
+	b.WriteString(s.desc.name)
+	for i, l := range s.desc.labels {
+		fmt.Fprintf(&b, "%c%s=%q", ",{"[btoi(i == 0)], l, s.values[i])
+	}
+	if len(s.values) > 0 {
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// same reports whether s and o are the same series.
+func (s *sample) same(o *sample) bool {
+	return s.hash == o.hash && s.desc.name == o.desc.name && slices.Equal(s.values, o.values)
+}
+
+// hashSeed seeds the series hashes; all sinks must share it for merge.
+var hashSeed = maphash.MakeSeed()
+
+// arena hands out the parts of a scrape's samples in blocks, so that adding
+// a sample allocates nothing of its own. It belongs to one scrape.
+type arena struct {
+	samples block[sample]
+	pairs   block[dto.LabelPair]
+	ptrs    []*dto.LabelPair
+	values  []string
+}
+
+// block hands out Ts from chunks that are never copied (the protobuf
+// messages in a sample must not be), each chunk twice the last, up to 4096.
+type block[T any] struct{ chunk []T }
+
+func (b *block[T]) next() *T {
+	if len(b.chunk) == cap(b.chunk) {
+		b.chunk = make([]T, 0, min(max(16, 2*cap(b.chunk)), 4096))
+	}
+	b.chunk = b.chunk[:len(b.chunk)+1]
+	return &b.chunk[len(b.chunk)-1]
+}
+
+// carve returns n elements of *pool with no spare capacity, growing the
+// pool by a new chunk when it is short.
+func carve[T any](pool *[]T, n int) []T {
+	p := *pool
+	if cap(p)-len(p) < n {
+		p = make([]T, 0, max(n, min(max(64, 2*cap(p)), 8192)))
+	}
+	out := p[len(p) : len(p)+n : len(p)+n]
+	*pool = p[:len(p)+n]
+	return out
 }
 
 // Sink collects one collector's samples during a scrape. Nothing reaches the
@@ -57,12 +155,42 @@ type sample struct {
 type Sink struct {
 	logger  *slog.Logger
 	descs   *descCache // nil: build descriptors every time
-	samples []sample
-	seen    map[string]struct{}
-	dropped []string // series dropped as duplicates, for the log
+	arena   *arena
+	samples []*sample
+	seen    map[uint64]*sample // by hash: the first sample with that hash
+	dropped []string           // series dropped as duplicates, for the log
 }
 
-func newSink(logger *slog.Logger) *Sink { return &Sink{logger: logger, seen: map[string]struct{}{}} }
+func newSink(logger *slog.Logger, a *arena) *Sink {
+	if a == nil {
+		a = &arena{}
+	}
+	return &Sink{logger: logger, arena: a, seen: map[uint64]*sample{}}
+}
+
+// find returns the sample of s that is the same series as x, or nil.
+func (s *Sink) find(x *sample) *sample {
+	first, ok := s.seen[x.hash]
+	if !ok {
+		return nil
+	}
+	if first.same(x) {
+		return first
+	}
+	for _, o := range s.samples { // a hash collision: look at them all
+		if o.same(x) {
+			return o
+		}
+	}
+	return nil
+}
+
+func (s *Sink) insert(x *sample) {
+	if _, ok := s.seen[x.hash]; !ok {
+		s.seen[x.hash] = x
+	}
+	s.samples = append(s.samples, x)
+}
 
 // descCache keeps the descriptors built from Kamailio's statistic names
 // between scrapes of one exporter. It is safe for concurrent scrapes and
@@ -113,51 +241,59 @@ func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 		s.dropped = append(s.dropped, fmt.Sprintf("%s: %d label values for %d labels", d.name, len(labelValues), len(d.labels)))
 		return
 	}
-	var kb strings.Builder
-	kb.WriteString(d.name)
-	copied := false
-	for i, lv := range labelValues {
-		if !utf8.ValidString(lv) {
-			if !copied {
-				labelValues, copied = slices.Clone(labelValues), true
+	a := s.arena
+	x := a.samples.next()
+	x.desc, x.value = d, v
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	h.WriteString(d.name)
+	if n := len(labelValues); n > 0 {
+		x.values = carve(&a.values, n)
+		for i, lv := range labelValues {
+			if !utf8.ValidString(lv) {
+				lv = strings.ToValidUTF8(lv, "\uFFFD")
 			}
-			lv = strings.ToValidUTF8(lv, "\uFFFD")
-			labelValues[i] = lv
+			x.values[i] = lv
+			h.WriteByte(0)
+			h.WriteString(lv)
 		}
-		kb.WriteByte(0)
-		kb.WriteString(lv)
+		x.labels = carve(&a.ptrs, n)
+		for i, li := range d.order {
+			p := a.pairs.next()
+			p.Name, p.Value = d.names[i], &x.values[li]
+			x.labels[i] = p
+		}
 	}
-	key := kb.String()
-	if _, dup := s.seen[key]; dup {
-		s.dropped = append(s.dropped, key)
-		return
+	x.hash = h.Sum64()
+	if s.find(x) != nil {
+		s.dropped = append(s.dropped, x.key())
+		return // the arena's slots are wasted; duplicates are rare
 	}
-	m, err := prometheus.NewConstMetric(d.desc, d.typ, v, labelValues...)
-	if err != nil {
-		s.dropped = append(s.dropped, d.name+": "+err.Error())
-		return
+	switch d.typ {
+	case prometheus.CounterValue:
+		x.count.Value = &x.value
+	case prometheus.GaugeValue:
+		x.gauge.Value = &x.value
 	}
-	s.seen[key] = struct{}{}
-	s.samples = append(s.samples, sample{key: key, desc: d, metric: m})
+	s.insert(x)
 }
 
 // merge appends the samples of o that are new to s. A family name that s
 // already carries with another HELP, type or label set loses o's samples.
 func (s *Sink) merge(o *Sink, families map[string]*Desc) {
-	for _, smp := range o.samples {
-		if f, ok := families[smp.desc.name]; ok && f != smp.desc && !sameFamily(f, smp.desc) {
-			s.dropped = append(s.dropped, smp.desc.name+": conflicts with an earlier family of that name")
+	for _, x := range o.samples {
+		if f, ok := families[x.desc.name]; ok && f != x.desc && !sameFamily(f, x.desc) {
+			s.dropped = append(s.dropped, x.desc.name+": conflicts with an earlier family of that name")
 			continue
 		}
-		if _, dup := s.seen[smp.key]; dup {
-			if !smp.desc.shared {
-				s.dropped = append(s.dropped, smp.key)
+		if s.find(x) != nil {
+			if !x.desc.shared {
+				s.dropped = append(s.dropped, x.key())
 			}
 			continue
 		}
-		families[smp.desc.name] = smp.desc
-		s.seen[smp.key] = struct{}{}
-		s.samples = append(s.samples, smp)
+		families[x.desc.name] = x.desc
+		s.insert(x)
 	}
 	s.dropped = append(s.dropped, o.dropped...)
 }

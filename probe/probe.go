@@ -145,10 +145,20 @@ func (h *Handler) Reload() error {
 	}
 	h.mu.Lock()
 	h.cfg = cfg
+	old := h.exporters
 	h.exporters = map[string]*collector.Exporter{}
 	h.mu.Unlock()
+	closeAll(old)
 	h.logger.Info("config loaded", "file", h.file, "targets", len(cfg.Targets))
 	return nil
+}
+
+// closeAll closes the connections the exporters keep between scrapes; a
+// probe still running on one of them finishes on its own connection.
+func closeAll(exporters map[string]*collector.Exporter) {
+	for _, e := range exporters {
+		e.Close()
+	}
 }
 
 var errForbidden = errors.New("target not allowed")
@@ -186,6 +196,7 @@ func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 		return e, nil
 	}
 	if len(h.exporters) >= maxCachedTargets {
+		closeAll(h.exporters)
 		h.exporters = map[string]*collector.Exporter{}
 	}
 	e := collector.NewExporter(addr, timeout, h.settings, sel, h.logger.With("target", key))

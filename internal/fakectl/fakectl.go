@@ -53,9 +53,10 @@ type Server struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	calls map[string]int
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	calls   map[string]int
+	accepts int
 }
 
 // Start listens on network ("unix", "unixgram", "tcp", "udp"): unix sockets
@@ -116,6 +117,23 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// Accepts returns how many stream connections the server accepted.
+func (s *Server) Accepts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepts
+}
+
+// DropConns closes every open stream connection, as a restarted Kamailio
+// would have.
+func (s *Server) DropConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
 // Close stops the server and waits for its goroutines.
 func (s *Server) Close() {
 	close(s.done)
@@ -145,6 +163,7 @@ func (s *Server) acceptLoop() {
 		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		s.accepts++
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {

@@ -1,0 +1,193 @@
+package collector
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// Scrapes share one kept connection; one that Kamailio dropped while it was
+// idle (a restart) is replaced within the scrape, which stays complete;
+// Close stops keeping it.
+func TestScrapeKeepsOneConnection(t *testing.T) {
+	s := replay(t, "unix", nil)
+	e := newTestExporter(t, s, 5*time.Second)
+	count := func() int {
+		t.Helper()
+		fams := gather(t, e)
+		if up, _ := sampleValue(fams, "kamailio_up", nil); up != 1 {
+			t.Fatal("kamailio_up != 1")
+		}
+		n := 0
+		for _, f := range fams {
+			n += len(f.Metric)
+		}
+		return n
+	}
+	first := count()
+	for range 2 {
+		if n := count(); n != first {
+			t.Fatalf("%d series, first scrape had %d", n, first)
+		}
+	}
+	if n := s.Accepts(); n != 1 {
+		t.Fatalf("3 scrapes opened %d connections, want 1", n)
+	}
+	if n := s.Calls("core.psa"); n != 3 {
+		t.Fatalf("core.psa asked %d times in 3 scrapes", n)
+	}
+
+	s.DropConns()
+	if n := count(); n != first {
+		t.Fatalf("after the kept connection was dropped: %d series, want %d", n, first)
+	}
+	if n := s.Accepts(); n != 2 {
+		t.Fatalf("after the drop: %d connections, want 2", n)
+	}
+
+	e.Close()
+	count()
+	count()
+	if n := s.Accepts(); n != 4 {
+		t.Fatalf("after Close every scrape dials: %d connections, want 4", n)
+	}
+}
+
+// holdServer answers BINRPC requests from the recordings. While hold is
+// set, it answers nothing until want requests have arrived on the
+// connection, so a client that waits for each reply before it sends the
+// next request never gets one.
+type holdServer struct {
+	recs     map[string]fakectl.Recording
+	hold     atomic.Bool
+	want     atomic.Int64
+	requests atomic.Int64
+	listMeth atomic.Int64
+}
+
+func (h *holdServer) serve(t *testing.T, c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	var held [][]byte
+	for {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		hb := make([]byte, binrpc.MaxHeaderSize)
+		if _, err := io.ReadFull(r, hb[:2]); err != nil {
+			return
+		}
+		n, err := binrpc.HeaderSize(hb[0], hb[1])
+		if err != nil {
+			return
+		}
+		if _, err := io.ReadFull(r, hb[2:n]); err != nil {
+			return
+		}
+		hdr, _, err := binrpc.ParseHeader(hb[:n], 1<<20)
+		if err != nil {
+			return
+		}
+		payload := make([]byte, hdr.Length)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		vals, err := binrpc.DecodePayload(payload)
+		if err != nil || len(vals) == 0 {
+			return
+		}
+		req := fakectl.Request{Method: vals[0].Str, Args: vals[1:], Cookie: hdr.Cookie}
+		h.requests.Add(1)
+		if req.Method == listMethods {
+			h.listMeth.Add(1)
+		}
+		resp := recorded(h.recs, req)
+		out := resp.Raw
+		if resp.Fault != nil {
+			out = fakectl.Packet(binrpc.TypeFault, req.Cookie, binrpc.Int(int64(resp.Fault.Code)), binrpc.String(resp.Fault.Message))
+		}
+		held = append(held, out)
+		if h.hold.Load() && int64(len(held)) < h.want.Load() {
+			continue
+		}
+		for _, o := range held {
+			if _, err := c.Write(o); err != nil {
+				return
+			}
+		}
+		held = held[:0]
+	}
+}
+
+// A scrape sends all its requests before it reads the first reply: the
+// server holds every answer until the whole scrape has arrived.
+func TestScrapeIsPipelined(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &holdServer{recs: loadRecordings(t)}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); h.serve(t, c) }()
+		}
+	}()
+	addr, err := binrpc.ParseURI("unix://" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewExporter(addr, 2*time.Second, testSettings, nil, promslog.NewNopLogger())
+	defer e.Close()
+
+	out := e.Scrape(context.Background()) // learns the scrape's calls, one by one
+	if v, _ := upOf(out); v != 1 {
+		t.Fatal("first scrape: kamailio_up != 1")
+	}
+	want := h.requests.Load() - h.listMeth.Load()
+	if want < 10 {
+		t.Fatalf("only %d requests in a scrape", want)
+	}
+	h.want.Store(want)
+	h.hold.Store(true)
+	h.requests.Store(0)
+	out = e.Scrape(context.Background())
+	if v, _ := upOf(out); v != 1 {
+		t.Fatal("pipelined scrape: kamailio_up != 1")
+	}
+	for _, smp := range out.samples {
+		if smp.desc == successDesc && valueOf(smp) != 1 {
+			t.Fatalf("collector %s failed in the pipelined scrape", smp.values[0])
+		}
+	}
+	if got := h.requests.Load(); got != want {
+		t.Fatalf("pipelined scrape sent %d requests, want %d", got, want)
+	}
+}
+
+func upOf(s *Sink) (float64, error) {
+	if v, ok := sampleUp(s); ok {
+		return v, nil
+	}
+	return 0, errors.New("no kamailio_up")
+}
