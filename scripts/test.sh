@@ -60,5 +60,7 @@ scripts/check-packaging.sh
 step "benchmarks (brief)"
 go test -run='^$' -bench='Decode|Collectors|ScrapeHTTP' -benchtime=200x -benchmem ./binrpc ./collector
 go test -run='^$' -bench='Scale|HeapSteadyState' -benchtime=1x -benchmem ./collector
+bash scripts/bench-scale.sh 1x 1
+bash scripts/bench-rss.sh 100 2
 
 step "all tests passed"

@@ -5,6 +5,7 @@
 package fakectl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type Response struct {
 	Values []binrpc.Value
 	Fault  *binrpc.FaultError
 	Raw    []byte
+	// Recorded, when set, is sent as a reply of its type to the request's
+	// cookie.
+	Recorded *Recording
 	// Delay waits before answering; Silent never answers; Close closes
 	// the connection (after sending Raw, if any).
 	Delay  time.Duration
@@ -205,7 +209,7 @@ func (s *Server) serveStream(c net.Conn) {
 			continue
 		}
 		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
+			if _, err := out.WriteTo(c); err != nil {
 				return
 			}
 		}
@@ -229,16 +233,16 @@ func (s *Server) packetLoop() {
 		}
 		out, _, ok := s.answer(h, buf[hl:hl+h.Length])
 		if ok && len(out) > 0 {
-			s.pc.WriteTo(out, from)
+			s.pc.WriteTo(bytes.Join(out, nil), from)
 		}
 	}
 }
 
 // answer builds the bytes to send; ok is false when nothing is to be sent.
-func (s *Server) answer(h binrpc.Header, payload []byte) (out []byte, closeConn, ok bool) {
+func (s *Server) answer(h binrpc.Header, payload []byte) (out net.Buffers, closeConn, ok bool) {
 	vals, err := binrpc.DecodePayload(payload)
 	if err != nil || len(vals) == 0 || vals[0].Kind != binrpc.KindString {
-		return Packet(binrpc.TypeFault, h.Cookie, binrpc.Int(400), binrpc.String("bad request")), false, true
+		return net.Buffers{Packet(binrpc.TypeFault, h.Cookie, binrpc.Int(400), binrpc.String("bad request"))}, false, true
 	}
 	req := Request{Method: vals[0].Str, Args: vals[1:], Cookie: h.Cookie}
 	s.mu.Lock()
@@ -261,11 +265,16 @@ func (s *Server) answer(h binrpc.Header, payload []byte) (out []byte, closeConn,
 	}
 	switch {
 	case resp.Raw != nil:
-		out = resp.Raw
+		out = net.Buffers{resp.Raw}
+	case resp.Recorded != nil:
+		// Header and payload are written as they are: no copy of a large
+		// reply per request.
+		r := resp.Recorded
+		out = net.Buffers{binrpc.AppendHeader(nil, r.Type, len(r.Payload), h.Cookie), r.Payload}
 	case resp.Fault != nil:
-		out = Packet(binrpc.TypeFault, h.Cookie, binrpc.Int(int64(resp.Fault.Code)), binrpc.String(resp.Fault.Message))
+		out = net.Buffers{Packet(binrpc.TypeFault, h.Cookie, binrpc.Int(int64(resp.Fault.Code)), binrpc.String(resp.Fault.Message))}
 	default:
-		out = Packet(binrpc.TypeReply, h.Cookie, resp.Values...)
+		out = net.Buffers{Packet(binrpc.TypeReply, h.Cookie, resp.Values...)}
 	}
 	return out, resp.Close, true
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Resident memory of the exporter scraping a synthetic instance (issue 7):
+# internal/synthetic/fakekamailio serves SCALE percent of the large instance
+# (100 = 256 processes, 10 000 destinations in 100 sets, 500 htables, 5 000
+# statistics, 1 000 dialog profiles) in its own process; the exporter, with
+# every statistic and every profile, is scraped SCRAPES times. Prints the
+# exporter's peak (VmHWM) and final (VmRSS) resident memory, the page size
+# and series count, and the median scrape time.
+# Usage: scripts/bench-rss.sh [SCALE=100] [SCRAPES=10]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scale=${1:-100}
+scrapes=${2:-10}
+dir=$(mktemp -d /tmp/kamailio_exporter-rss.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+go build -o "$dir/kamailio_exporter" .
+go build -o "$dir/fakekamailio" ./internal/synthetic/fakekamailio
+"$dir/fakekamailio" -scale "$scale" -duration 10m > "$dir/fake.out" &
+pids+=($!)
+for _ in $(seq 1 50); do [ -s "$dir/fake.out" ] && break; sleep 0.1; done
+read -r uri items profiles < "$dir/fake.out"
+n=${profiles#profiles=}
+profs=$(python3 -c "import sys; print(','.join('profile%04d' % i for i in range(int(sys.argv[1]))))" "$n")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+"$dir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="$uri" \
+  --kamailio.timeout=30s --collector.stats.fetch.all --collector.dialog.profiles="$profs" > "$dir/exporter.log" 2>&1 &
+epid=$!
+pids+=("$epid")
+for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+for _ in $(seq 1 "$scrapes"); do
+  curl -sf -o "$dir/page.txt" -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"
+done > "$dir/times.txt"
+grep -q 'kamailio_scrape_collector_success{collector="dispatcher.list"} 1' "$dir/page.txt" || { echo "scrape incomplete"; grep collector_success "$dir/page.txt"; exit 1; }
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$epid/status")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$epid/status")
+series=$(grep -c '^kamailio_' "$dir/page.txt")
+bytes=$(wc -c < "$dir/page.txt")
+med=$(sort -n "$dir/times.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "instance: ${scale}% ($items), $series kamailio_* series, page $((bytes / 1024)) KiB"
+echo "scrapes: $scrapes, median $(python3 -c "print(round($med*1000))") ms"
+echo "exporter resident memory: peak (VmHWM) $((hwm / 1024)) MiB, after the scrapes (VmRSS) $((rss / 1024)) MiB (target < 30 MiB)"
