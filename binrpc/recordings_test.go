@@ -3,6 +3,7 @@ package binrpc
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,5 +122,62 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// fieldsPayload is a struct of n named ints and n named strings, like
+// stats.fetch's reply: 2n values and 2n member names.
+func fieldsPayload(tb testing.TB, n int) []byte {
+	var ms []Member
+	for i := range n {
+		ms = append(ms, Named(fmt.Sprintf("int_%06d", i), Int(int64(i)-int64(n/2))),
+			Named(fmt.Sprintf("str_%06d", i), String(fmt.Sprintf("value %d", i))))
+	}
+	p, err := AppendValue(nil, Struct(ms...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkDecodeFields decodes replies of 20 to 200 000 fields and
+// reports allocations per decoded field: the allocations of a reply do not
+// grow with its fields (one copy of the payload for all strings, a few
+// blocks for all members).
+func BenchmarkDecodeFields(b *testing.B) {
+	for _, n := range []int{10, 1000, 100000} {
+		payload := fieldsPayload(b, n)
+		b.Run(fmt.Sprintf("fields=%d", 2*n), func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodePayload(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(testing.AllocsPerRun(3, func() { DecodePayload(payload) })/float64(2*n), "allocs/field")
+		})
+	}
+}
+
+// The decoder's allocations per reply are a handful, whatever the number
+// of fields: not one per string or per member.
+func TestDecodeAllocationsDoNotGrowWithFields(t *testing.T) {
+	small, large := fieldsPayload(t, 10), fieldsPayload(t, 10000)
+	a := testing.AllocsPerRun(5, func() { DecodePayload(small) })
+	b := testing.AllocsPerRun(5, func() { DecodePayload(large) })
+	// The member blocks double: 20 000 members take a few more blocks.
+	if a > 6 || b > a+12 {
+		t.Fatalf("allocations: %v for 20 fields, %v for 20 000 fields", a, b)
+	}
+	vals, err := DecodePayload(large)
+	if err != nil || len(vals) != 1 || len(vals[0].Members) != 20000 {
+		t.Fatalf("decoded %d values, err %v", len(vals), err)
+	}
+	if m := vals[0].Members[19999]; m.Name != "str_009999" || m.Value.Str != "value 9999" {
+		t.Fatalf("last member %+v", m)
+	}
+	if m := vals[0].Members[0]; m.Value.Int != -5000 {
+		t.Fatalf("first member %+v", m)
 	}
 }
