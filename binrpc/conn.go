@@ -55,6 +55,7 @@ type Conn struct {
 
 	mu       sync.Mutex
 	wbuf     []byte // requests sent but not yet written (stream)
+	sbuf     []byte // the request being sent
 	br       *bufio.Reader
 	hbuf     [MaxHeaderSize]byte
 	rbuf     []byte
@@ -187,10 +188,13 @@ func (p *Pending) Method() string { return p.method }
 
 const (
 	// maxInflightBytes caps the request bytes sent on a stream but not yet
-	// answered. ctl reads a connection into a 64 KiB buffer and answers
-	// each request before it reads on, so while the requests in flight
-	// stay well below that, a write can never block on a ctl that is
-	// itself blocked writing replies nobody reads yet.
+	// answered: a batch. ctl reads a connection into a 64 KiB buffer and
+	// answers each request before it reads on. A batch is written only
+	// once every earlier reply has been read, in one write well below the
+	// socket's buffer, so the write can never block on a ctl that is
+	// itself blocked writing replies nobody reads yet. (Requests written
+	// one by one while replies are unread can deadlock: each small write
+	// takes about 1 KiB of the socket buffer.)
 	maxInflightBytes = 16 << 10
 	// maxInflightDatagrams caps unanswered datagram requests, so that
 	// their replies fit the socket's receive buffer and are not dropped.
@@ -213,21 +217,21 @@ func (c *Conn) Send(ctx context.Context, method string, args ...any) (*Pending, 
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
 	cookie := rand.Uint32() | 1 // never 0: ctl echoes it on the minimal length
-	n := len(c.wbuf)
 	var err error
-	c.wbuf, err = AppendRequest(c.wbuf, cookie, method, args...)
+	c.sbuf, err = AppendRequest(c.sbuf[:0], cookie, method, args...)
 	if err != nil {
-		c.wbuf = c.wbuf[:n]
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
-	p := &Pending{c: c, method: method, cookie: cookie, size: len(c.wbuf) - n}
-	for len(c.queue) > 0 && c.overCap(p.size) {
-		// Make room: read the oldest reply (it is kept for its Pending).
-		if err := c.await(ctx, c.queue[0]); err != nil {
-			c.wbuf = c.wbuf[:n]
+	p := &Pending{c: c, method: method, cookie: cookie, size: len(c.sbuf)}
+	if n := len(c.queue); n > 0 && c.overCap(p.size) {
+		// Make room: read every reply in flight (each is kept for its
+		// Pending). The requests then go out in batches, each in one write
+		// that the peer has room for: it has read all the earlier ones.
+		if err := c.await(ctx, c.queue[n-1]); err != nil {
 			return nil, err
 		}
 	}
+	c.wbuf = append(c.wbuf, c.sbuf...)
 	c.queue = append(c.queue, p)
 	c.inflight += p.size
 	if !c.addr.Stream() {

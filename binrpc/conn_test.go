@@ -302,3 +302,31 @@ func TestPipelineBrokenStream(t *testing.T) {
 		t.Fatalf("call on the broken connection: %v", err)
 	}
 }
+
+// Thousands of small pipelined requests whose replies are large: the peer
+// (like ctl) answers each request before it reads the next, and blocks
+// while its replies are unread. Writing the requests one by one while
+// replies pile up deadlocked (each small write takes ~1 KiB of socket
+// buffer); batches written after the earlier replies were read do not.
+func TestPipelineManySmallRequestsLargeReplies(t *testing.T) {
+	blob := strings.Repeat("b", 4096)
+	_, addr := start(t, "unix", func(r fakectl.Request) fakectl.Response {
+		return fakectl.Response{Values: []binrpc.Value{binrpc.String(blob)}}
+	})
+	c := dial(t, addr)
+	cx := ctx(t, 10*time.Second)
+	var ps []*binrpc.Pending
+	for i := range 3000 {
+		p, err := c.Send(cx, "blob", i)
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		ps = append(ps, p)
+	}
+	for i, p := range ps {
+		got, err := p.Wait(cx)
+		if err != nil || len(got) != 1 || got[0].Str != blob {
+			t.Fatalf("wait %d: %v", i, err)
+		}
+	}
+}
