@@ -167,7 +167,9 @@ func TestDecodeAllocationsDoNotGrowWithFields(t *testing.T) {
 	a := testing.AllocsPerRun(5, func() { DecodePayload(small) })
 	b := testing.AllocsPerRun(5, func() { DecodePayload(large) })
 	// The member blocks double: 20 000 members take a few more blocks.
-	if a > 10 || b > a+12 { // -race makes sync.Pool drop items: a few more
+	// Per-field allocations would be 20 000 more; block doubling and (under
+	// -race, which makes sync.Pool drop items) scratch regrowth are O(log n).
+	if a > 10 || b > a+40 {
 		t.Fatalf("allocations: %v for 20 fields, %v for 20 000 fields", a, b)
 	}
 	vals, err := DecodePayload(large)
