@@ -42,4 +42,6 @@ for kind in kinds:
         worst = max(worst, ratio)
         print(f"{kind:12} max/min per-item time across 100..10000: {ratio:.2f}")
 print(f"worst ratio: {worst:.2f} (target <= 1.5)")
+if len(next(iter(runs.values()))) < 2:
+    print("(one run: a smoke test only; measure with the defaults, 1s x 3)")
 PY
