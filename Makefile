@@ -23,8 +23,8 @@ lint:
 	go vet -tags e2e ./e2e
 
 fuzz:
-	go test -run='^$$' -fuzz='^FuzzDecodePayload$$' -fuzztime=30s ./binrpc
-	go test -run='^$$' -fuzz='^FuzzCollectors$$' -fuzztime=30s ./collector
+	go test -run='^$$' -fuzz='^FuzzDecodePayload$$' -fuzztime=30s -fuzzminimizetime=5s ./binrpc
+	go test -run='^$$' -fuzz='^FuzzCollectors$$' -fuzztime=30s -fuzzminimizetime=5s ./collector
 
 bench:
 	go test -run='^$$' -bench=. -benchmem ./binrpc ./collector

@@ -33,9 +33,9 @@ step "unit tests (-race)"
 go test -race -count=1 ./...
 
 step "fuzzing ($fuzztime per target)"
-go test -run='^$' -fuzz='^FuzzDecodePayload$' -fuzztime="$fuzztime" ./binrpc
-go test -run='^$' -fuzz='^FuzzParseHeader$' -fuzztime="$fuzztime" ./binrpc
-go test -run='^$' -fuzz='^FuzzCollectors$' -fuzztime="$fuzztime" ./collector
+go test -run='^$' -fuzz='^FuzzDecodePayload$' -fuzztime="$fuzztime" -fuzzminimizetime=5s ./binrpc
+go test -run='^$' -fuzz='^FuzzParseHeader$' -fuzztime="$fuzztime" -fuzzminimizetime=5s ./binrpc
+go test -run='^$' -fuzz='^FuzzCollectors$' -fuzztime="$fuzztime" -fuzzminimizetime=5s ./collector
 
 step "end-to-end against a real Kamailio"
 rundir=$(mktemp -d /tmp/kamailio_exporter-test.XXXXXX)
