@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"path/filepath"
 	"sync"
@@ -83,23 +82,8 @@ func (h *holdServer) serve(t *testing.T, c net.Conn) {
 	var held [][]byte
 	for {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		hb := make([]byte, binrpc.MaxHeaderSize)
-		if _, err := io.ReadFull(r, hb[:2]); err != nil {
-			return
-		}
-		n, err := binrpc.HeaderSize(hb[0], hb[1])
+		hdr, payload, err := fakectl.ReadFrame(r)
 		if err != nil {
-			return
-		}
-		if _, err := io.ReadFull(r, hb[2:n]); err != nil {
-			return
-		}
-		hdr, _, err := binrpc.ParseHeader(hb[:n], 1<<20)
-		if err != nil {
-			return
-		}
-		payload := make([]byte, hdr.Length)
-		if _, err := io.ReadFull(r, payload); err != nil {
 			return
 		}
 		vals, err := binrpc.DecodePayload(payload)

@@ -183,25 +183,35 @@ func (s *Server) acceptLoop() {
 	}
 }
 
+// ReadFrame reads one packet from a stream: its header and its payload
+// (at most 1 MiB).
+func ReadFrame(r io.Reader) (binrpc.Header, []byte, error) {
+	var hb [binrpc.MaxHeaderSize]byte
+	if _, err := io.ReadFull(r, hb[:2]); err != nil {
+		return binrpc.Header{}, nil, err
+	}
+	n, err := binrpc.HeaderSize(hb[0], hb[1])
+	if err != nil {
+		return binrpc.Header{}, nil, err
+	}
+	if _, err := io.ReadFull(r, hb[2:n]); err != nil {
+		return binrpc.Header{}, nil, err
+	}
+	h, _, err := binrpc.ParseHeader(hb[:n], 1<<20)
+	if err != nil {
+		return binrpc.Header{}, nil, err
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return binrpc.Header{}, nil, err
+	}
+	return h, payload, nil
+}
+
 func (s *Server) serveStream(c net.Conn) {
 	for {
-		var hb [binrpc.MaxHeaderSize]byte
-		if _, err := io.ReadFull(c, hb[:2]); err != nil {
-			return
-		}
-		n, err := binrpc.HeaderSize(hb[0], hb[1])
+		h, payload, err := ReadFrame(c)
 		if err != nil {
-			return
-		}
-		if _, err := io.ReadFull(c, hb[2:n]); err != nil {
-			return
-		}
-		h, _, err := binrpc.ParseHeader(hb[:n], 1<<20)
-		if err != nil {
-			return
-		}
-		payload := make([]byte, h.Length)
-		if _, err := io.ReadFull(c, payload); err != nil {
 			return
 		}
 		out, closeConn, ok := s.answer(h, payload)
