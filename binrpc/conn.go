@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -183,9 +184,6 @@ type Pending struct {
 	err    error
 }
 
-// Method returns the method the request called.
-func (p *Pending) Method() string { return p.method }
-
 const (
 	// maxInflightBytes caps the request bytes sent on a stream but not yet
 	// answered: a batch. ctl reads a connection into a 64 KiB buffer and
@@ -338,15 +336,17 @@ func (c *Conn) flush(ctx context.Context) error {
 	return err
 }
 
+// dequeue removes q from the requests in flight, if it is there.
+func (c *Conn) dequeue(q *Pending) {
+	if i := slices.Index(c.queue, q); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+		c.inflight -= q.size
+	}
+}
+
 // complete decodes the reply of q and removes q from the queue.
 func (c *Conn) complete(q *Pending, h Header, hdr, payload []byte) {
-	for i, x := range c.queue {
-		if x == q {
-			c.queue = append(c.queue[:i], c.queue[i+1:]...)
-			break
-		}
-	}
-	c.inflight -= q.size
+	c.dequeue(q)
 	q.done = true
 	if c.keepRaw {
 		c.raw = append(append([]byte(nil), hdr...), payload...)
@@ -377,13 +377,7 @@ func (c *Conn) fail(ctx context.Context, method string, err error, p *Pending) e
 		c.c.Close()
 		c.abandon(p)
 	} else {
-		for i, x := range c.queue {
-			if x == p {
-				c.queue = append(c.queue[:i], c.queue[i+1:]...)
-				c.inflight -= p.size
-				break
-			}
-		}
+		c.dequeue(p)
 	}
 	cerr := ctx.Err()
 	if cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) {

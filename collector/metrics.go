@@ -92,20 +92,15 @@ func (s *sample) Write(m *dto.Metric) error {
 func (s *sample) key() string {
 	var b strings.Builder
 	b.WriteString(s.desc.name)
+	sep := '{'
 	for i, l := range s.desc.labels {
-		fmt.Fprintf(&b, "%c%s=%q", ",{"[btoi(i == 0)], l, s.values[i])
+		fmt.Fprintf(&b, "%c%s=%q", sep, l, s.values[i])
+		sep = ','
 	}
 	if len(s.values) > 0 {
 		b.WriteByte('}')
 	}
 	return b.String()
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // same reports whether s and o are the same series.
