@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"sync"
+
+	"github.com/kamailio-exporter/kamailio_exporter/internal/blocks"
 )
 
 // Protocol constants from Kamailio's binrpc.h.
@@ -337,16 +339,11 @@ func (d *decoder) str(from, to int) string { return d.s[from:to] }
 // carve copies ms, the members of one finished container, into the arena
 // and returns them with no spare capacity (an append by the caller copies).
 func (d *decoder) carve(ms []Member) []Member {
-	n := len(ms)
-	if n == 0 {
+	if len(ms) == 0 {
 		return nil
 	}
-	if cap(d.arena)-len(d.arena) < n {
-		d.arena = make([]Member, 0, max(n, minArena, len(d.b)/bytesPerMember, 2*cap(d.arena)))
-	}
-	out := d.arena[len(d.arena) : len(d.arena)+n : len(d.arena)+n]
+	out := blocks.Carve(&d.arena, len(ms), max(minArena, len(d.b)/bytesPerMember, 2*cap(d.arena)))
 	copy(out, ms)
-	d.arena = d.arena[:len(d.arena)+n]
 	return out
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kamailio-exporter/kamailio_exporter/internal/blocks"
 )
 
 const namespace = "kamailio"
@@ -132,16 +134,9 @@ func (b *block[T]) next() *T {
 	return &b.chunk[len(b.chunk)-1]
 }
 
-// carve returns n elements of *pool with no spare capacity, growing the
-// pool by a new chunk when it is short.
+// carve returns n elements of *pool; new chunks double, from 64 to 8192.
 func carve[T any](pool *[]T, n int) []T {
-	p := *pool
-	if cap(p)-len(p) < n {
-		p = make([]T, 0, max(n, min(max(64, 2*cap(p)), 8192)))
-	}
-	out := p[len(p) : len(p)+n : len(p)+n]
-	*pool = p[:len(p)+n]
-	return out
+	return blocks.Carve(pool, n, min(max(64, 2*cap(*pool)), 8192))
 }
 
 // Sink collects one collector's samples during a scrape. Nothing reaches the
