@@ -9,6 +9,7 @@
 # Usage: scripts/bench-rss.sh [SCALE=100] [SCRAPES=10]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/lib.sh
 scale=${1:-100}
 scrapes=${2:-10}
 dir=$(mktemp -d /tmp/kamailio_exporter-rss.XXXXXX)
@@ -23,12 +24,12 @@ for _ in $(seq 1 50); do [ -s "$dir/fake.out" ] && break; sleep 0.1; done
 read -r uri items profiles < "$dir/fake.out"
 n=${profiles#profiles=}
 profs=$(python3 -c "import sys; print(','.join('profile%04d' % i for i in range(int(sys.argv[1]))))" "$n")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 "$dir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="$uri" \
   --kamailio.timeout=30s --collector.stats.fetch.all --collector.dialog.profiles="$profs" > "$dir/exporter.log" 2>&1 &
 epid=$!
 pids+=("$epid")
-for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$port/"
 for _ in $(seq 1 "$scrapes"); do
   curl -sf -o "$dir/page.txt" -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"
 done > "$dir/times.txt"

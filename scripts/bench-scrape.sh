@@ -15,6 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. scripts/lib.sh
 n=${1:-200}
 rounds=${2:-40}
 blocks=${3:-5}
@@ -26,12 +27,12 @@ trap cleanup EXIT
 RTPENGINE=0 scripts/kamailio.sh start "$rundir" >/dev/null
 scripts/kamailio.sh traffic "$rundir" 10 >/dev/null
 go build -o "$rundir/kamailio_exporter" .
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 "$rundir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
   --collector.dialog.profiles=inbound > "$rundir/exporter.log" 2>&1 &
 pid=$!
 url="http://127.0.0.1:$port/metrics"
-for _ in $(seq 1 50); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+wait_http "$url"
 
 # The RPCs of one (cached) scrape, in the exporter's order.
 rpcs="core.uptime

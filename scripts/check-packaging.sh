@@ -8,6 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+. scripts/lib.sh
 tmp=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
@@ -35,7 +36,7 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 if command -v systemd-socket-activate >/dev/null; then
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  port=$(free_port)
   systemd-socket-activate -l "127.0.0.1:$port" "$tmp/kamailio_exporter" --web.systemd-socket \
     --kamailio.binrpc-uri="unix://$tmp/absent_ctl" > "$tmp/log" 2>&1 &
   pid=$!
