@@ -190,22 +190,24 @@ func newServer(h http.Handler) *http.Server {
 // newHandler builds the HTTP handler: metrics, optional rtpengine path,
 // landing page.
 func newHandler(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) (http.Handler, error) {
+	// reg holds everything but Kamailio's series, which the exporter's
+	// handler streams from its scrape (collector.Exporter.Handler).
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collector.NewExporter(addr, o.timeout, settings, o.selection, logger),
 	)
-	var gatherer prometheus.Gatherer = reg
+	exporter := collector.NewExporter(addr, o.timeout, settings, o.selection, logger)
+	var others prometheus.Gatherer = reg
 	if o.customMetricsURL != "" {
-		gatherer = newCustomMetricsGatherer(reg, o.customMetricsURL, o.timeout, logger)
+		others = newCustomMetricsGatherer(reg, o.customMetricsURL, o.timeout, logger)
 	}
-	handler := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+	handler := promhttp.InstrumentMetricHandler(reg, exporter.Handler(others, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       o.timeout + 5*time.Second,
-	}))
+	}, logger))
 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, handler)

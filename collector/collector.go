@@ -107,6 +107,8 @@ type Exporter struct {
 
 	dialFailures atomic.Uint64
 	rounds       atomic.Uint64
+	lastSize     atomic.Int64 // series of the last scrape
+	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
 	idle         idleConn
 
@@ -126,7 +128,7 @@ type Exporter struct {
 // while it runs. Its samples are immutable once done is closed.
 type round struct {
 	done   chan struct{}
-	result *Sink
+	result *page
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
@@ -152,19 +154,22 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // Collect scrapes Kamailio within the configured timeout. Concurrent
 // Collects share one round of RPCs: one is in flight per target, the others
 // wait for its result, so several Prometheus servers cost Kamailio one round.
+// The text exposition does not come through here but through Handler, which
+// writes the scrape's compact page without building a prometheus.Metric per
+// series.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range e.sharedScrape().samples {
-		ch <- s
+	for _, m := range e.sharedScrape().metrics() {
+		ch <- m
 	}
 }
 
-func (e *Exporter) sharedScrape() *Sink {
+func (e *Exporter) sharedScrape() *page {
 	e.mu.Lock()
 	if r := e.inflight; r != nil {
 		e.mu.Unlock()
 		<-r.done
 		if r.result == nil { // the round panicked; its owner reports it
-			return newSink(e.logger, nil)
+			return &page{}
 		}
 		return r.result
 	}
@@ -181,18 +186,43 @@ func (e *Exporter) sharedScrape() *Sink {
 	return r.result
 }
 
+// status is one of a scrape's own samples, added to the page at its end.
+type status struct {
+	desc   *Desc
+	value  float64
+	labels []string
+}
+
 // Scrape runs one scrape, bounded by the exporter's timeout, and returns
-// its samples.
-func (e *Exporter) Scrape(ctx context.Context) *Sink {
+// its finished page.
+func (e *Exporter) Scrape(ctx context.Context) *page {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	a := &arena{}
-	out := newSink(e.logger, a)
-	families := map[string]*Desc{}
-	commit := func(s *Sink) { out.merge(s, families) }
-	status := newSink(e.logger, a)
+	out := &page{}
+	if n, l := e.lastSize.Load(), e.lastLabels.Load(); n > 0 {
+		// The last scrape's size, so that the page is not copied growing.
+		out.samples = make([]sample, 0, n+n/16)
+		out.labels = make([]byte, 0, l+l/16)
+	}
+	var statuses []status
+	addStatus := func(d *Desc, v float64, labels ...string) {
+		statuses = append(statuses, status{d, v, labels})
+	}
+	var dropped []string
+	defer func() {
+		s := newSink(e.logger, out)
+		for _, st := range statuses {
+			s.Add(st.desc, st.value, st.labels...)
+		}
+		out.finish()
+		e.lastSize.Store(int64(len(out.samples)))
+		e.lastLabels.Store(int64(len(out.labels)))
+		if dropped = append(append(dropped, s.dropped...), out.dropped...); len(dropped) > 0 {
+			e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
+		}
+	}()
 
-	status.Add(roundsDesc, float64(e.rounds.Add(1)))
+	addStatus(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &redialConn{addr: e.addr, conn: e.idle.take()}
 	conn.reused = conn.conn != nil
 	defer func() { e.idle.put(conn.conn) }()
@@ -200,7 +230,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 	begin := time.Now()
 	conn.prefetch(ctx, e.lastPlan())
 	methods, err := e.discover(ctx, conn)
-	status.Add(durationDesc, time.Since(begin).Seconds(), listMethods)
+	addStatus(durationDesc, time.Since(begin).Seconds(), listMethods)
 	if err != nil {
 		var dialErr *dialError
 		if errors.As(err, &dialErr) {
@@ -209,48 +239,45 @@ func (e *Exporter) Scrape(ctx context.Context) *Sink {
 		} else {
 			e.logger.Error("collector failed", "collector", listMethods, "err", err)
 		}
-		status.Add(successDesc, 0, listMethods)
-		status.Add(upDesc, 0)
-		status.Add(failureDesc, float64(e.dialFailures.Load()))
-		commit(status)
+		addStatus(successDesc, 0, listMethods)
+		addStatus(upDesc, 0)
+		addStatus(failureDesc, float64(e.dialFailures.Load()))
 		return out
 	}
-	status.Add(successDesc, 1, listMethods)
-	status.Add(upDesc, 1)
-	status.Add(failureDesc, float64(e.dialFailures.Load()))
+	addStatus(successDesc, 1, listMethods)
+	addStatus(upDesc, 1)
+	addStatus(failureDesc, float64(e.dialFailures.Load()))
 
 	for _, c := range e.collectors {
 		if !methods[c.name] {
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)
 			continue
 		}
-		s := newSink(e.logger, a)
+		s := newSink(e.logger, out)
 		s.descs = &e.descs
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
-		status.Add(durationDesc, time.Since(begin).Seconds(), c.name)
+		addStatus(durationDesc, time.Since(begin).Seconds(), c.name)
 		if binrpc.IsMethodNotFound(err) {
+			s.discard()
 			e.logger.Debug("collector skipped: method not found", "collector", c.name)
 			continue
 		}
 		if err != nil {
+			s.discard()
 			attrs := []any{"collector", c.name, "duration_seconds", time.Since(begin).Seconds(), "err", err}
 			var f *binrpc.FaultError
 			if errors.As(err, &f) {
 				attrs = append(attrs, "code", f.Code, "message", f.Message)
 			}
 			e.logger.Error("collector failed", attrs...)
-			status.Add(successDesc, 0, c.name)
+			addStatus(successDesc, 0, c.name)
 			continue
 		}
-		status.Add(successDesc, 1, c.name)
-		commit(s)
+		addStatus(successDesc, 1, c.name)
+		dropped = append(dropped, s.dropped...)
 	}
-	commit(status)
 	e.keepPlan(conn.calls)
-	if len(out.dropped) > 0 {
-		e.logger.Warn("dropped duplicate or invalid series", "count", len(out.dropped), "first", out.dropped[0])
-	}
 	return out
 }
 

@@ -360,11 +360,11 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 		binrpc.Named("DSC", binrpc.String("bad \xff\xfe utf8")))
 	s := newSink(promslog.NewNopLogger(), nil)
 	s.Add(processStatusDesc, 1, "0", "1", "0", "bad \xff\xfe utf8")
-	if len(s.samples) != 1 {
+	if len(s.page.samples) != 1 {
 		t.Fatalf("sample dropped: %v", s.dropped)
 	}
 	var m dto.Metric
-	if err := s.samples[0].Write(&m); err != nil {
+	if err := s.page.metrics()[0].Write(&m); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range m.Label {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
@@ -215,27 +214,13 @@ func TestNoLeakAfterFailingScrapes(t *testing.T) {
 	}
 }
 
-func sampleUp(s *Sink) (float64, bool) {
-	for _, smp := range s.samples {
+func sampleUp(p *page) (float64, bool) {
+	for _, smp := range p.samples {
 		if smp.desc == upDesc {
-			return valueOf(smp), true
+			return smp.value, true
 		}
 	}
 	return 0, false
-}
-
-func valueOf(s *sample) float64 {
-	var m dto.Metric
-	if err := s.Write(&m); err != nil {
-		return -1
-	}
-	switch {
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	}
-	return -1
 }
 
 // The log line of a failed collector names the collector and carries

@@ -19,13 +19,13 @@ func (r replyCaller) Call(context.Context, string, ...any) ([]binrpc.Value, erro
 	return r.vals, nil
 }
 
-// sinkCollector exposes a sink's samples to a registry.
-type sinkCollector struct{ s *Sink }
+// pageCollector exposes a page's samples to a registry.
+type pageCollector struct{ p *page }
 
-func (c sinkCollector) Describe(chan<- *prometheus.Desc) {}
-func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, smp := range c.s.samples {
-		ch <- smp
+func (c pageCollector) Describe(chan<- *prometheus.Desc) {}
+func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.p.metrics() {
+		ch <- m
 	}
 }
 
@@ -46,14 +46,13 @@ func FuzzCollectors(f *testing.F) {
 			return
 		}
 		for _, c := range registry {
-			out := newSink(promslog.NewNopLogger(), nil)
 			s := newSink(promslog.NewNopLogger(), nil)
 			if err := c.update(context.Background(), replyCaller{vals}, &testSettings, s); err != nil {
 				continue
 			}
-			out.merge(s, map[string]*Desc{})
+			s.page.finish()
 			reg := prometheus.NewPedanticRegistry()
-			reg.MustRegister(sinkCollector{out})
+			reg.MustRegister(pageCollector{s.page})
 			if _, err := reg.Gather(); err != nil {
 				t.Fatalf("collector %s: %v", c.name, err)
 			}

@@ -2,17 +2,12 @@ package collector
 
 import (
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/kamailio-exporter/kamailio_exporter/internal/blocks"
 )
 
 const namespace = "kamailio"
@@ -61,125 +56,29 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 	return d
 }
 
-// sample is one series built by a collector. It is the prometheus.Metric
-// the exporter sends: its parts come from the scrape's arena and Write
-// allocates nothing. A sample is immutable once added, so the Collects
-// that share a round can write it concurrently.
-type sample struct {
-	desc   *Desc
-	hash   uint64   // of the name and label values: equal series, equal hashes
-	values []string // label values, in desc.labels order
-	labels []*dto.LabelPair
-	value  float64
-	gauge  dto.Gauge
-	count  dto.Counter
-}
-
-func (s *sample) Desc() *prometheus.Desc { return s.desc.desc }
-
-func (s *sample) Write(m *dto.Metric) error {
-	m.Label = s.labels
-	switch s.desc.typ {
-	case prometheus.CounterValue:
-		m.Counter = &s.count
-	case prometheus.GaugeValue:
-		m.Gauge = &s.gauge
-	default:
-		m.Untyped = &dto.Untyped{Value: &s.value}
-	}
-	return nil
-}
-
-// key renders the series for a log message.
-func (s *sample) key() string {
-	var b strings.Builder
-	b.WriteString(s.desc.name)
-	sep := '{'
-	for i, l := range s.desc.labels {
-		fmt.Fprintf(&b, "%c%s=%q", sep, l, s.values[i])
-		sep = ','
-	}
-	if len(s.values) > 0 {
-		b.WriteByte('}')
-	}
-	return b.String()
-}
-
-// same reports whether s and o are the same series.
-func (s *sample) same(o *sample) bool {
-	return s.hash == o.hash && s.desc.name == o.desc.name && slices.Equal(s.values, o.values)
-}
-
-// hashSeed seeds the series hashes; all sinks must share it for merge.
-var hashSeed = maphash.MakeSeed()
-
-// arena hands out the parts of a scrape's samples in blocks, so that adding
-// a sample allocates nothing of its own. It belongs to one scrape.
-type arena struct {
-	samples block[sample]
-	pairs   block[dto.LabelPair]
-	ptrs    []*dto.LabelPair
-	values  []string
-}
-
-// block hands out Ts from chunks that are never copied (the protobuf
-// messages in a sample must not be), each chunk twice the last, up to 4096.
-type block[T any] struct{ chunk []T }
-
-func (b *block[T]) next() *T {
-	if len(b.chunk) == cap(b.chunk) {
-		b.chunk = make([]T, 0, min(max(16, 2*cap(b.chunk)), 4096))
-	}
-	b.chunk = b.chunk[:len(b.chunk)+1]
-	return &b.chunk[len(b.chunk)-1]
-}
-
-// carve returns n elements of *pool; new chunks double, from 64 to 8192.
-func carve[T any](pool *[]T, n int) []T {
-	return blocks.Carve(pool, n, min(max(64, 2*cap(*pool)), 8192))
-}
-
-// Sink collects one collector's samples during a scrape. Nothing reaches the
-// exposition unless the collector returns without error, and a series it
-// emits twice is kept once.
+// Sink collects one collector's samples during a scrape, into the scrape's
+// page. Nothing reaches the exposition unless the collector returns without
+// error: a failed collector's samples are cut off the page again.
 type Sink struct {
 	logger  *slog.Logger
 	descs   *descCache // nil: build descriptors every time
-	arena   *arena
-	samples []*sample
-	seen    map[uint64]*sample // by hash: the first sample with that hash
-	dropped []string           // series dropped as duplicates, for the log
+	page    *page
+	start   int      // the first sample of this collector on the page
+	labels  int      // the page's label bytes when it started
+	dropped []string // series dropped as invalid, for the log
 }
 
-func newSink(logger *slog.Logger, a *arena) *Sink {
-	if a == nil {
-		a = &arena{}
+func newSink(logger *slog.Logger, p *page) *Sink {
+	if p == nil {
+		p = &page{}
 	}
-	return &Sink{logger: logger, arena: a, seen: map[uint64]*sample{}}
+	return &Sink{logger: logger, page: p, start: len(p.samples), labels: len(p.labels)}
 }
 
-// find returns the sample of s that is the same series as x, or nil.
-func (s *Sink) find(x *sample) *sample {
-	first, ok := s.seen[x.hash]
-	if !ok {
-		return nil
-	}
-	if first.same(x) {
-		return first
-	}
-	for _, o := range s.samples { // a hash collision: look at them all
-		if o.same(x) {
-			return o
-		}
-	}
-	return nil
-}
-
-func (s *Sink) insert(x *sample) {
-	if _, ok := s.seen[x.hash]; !ok {
-		s.seen[x.hash] = x
-	}
-	s.samples = append(s.samples, x)
+// discard removes everything the sink added from its page.
+func (s *Sink) discard() {
+	s.page.truncate(s.start, s.labels)
+	s.dropped = nil
 }
 
 // descCache keeps the descriptors built from Kamailio's statistic names
@@ -231,61 +130,9 @@ func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 		s.dropped = append(s.dropped, fmt.Sprintf("%s: %d label values for %d labels", d.name, len(labelValues), len(d.labels)))
 		return
 	}
-	a := s.arena
-	x := a.samples.next()
-	x.desc, x.value = d, v
-	var h maphash.Hash
-	h.SetSeed(hashSeed)
-	h.WriteString(d.name)
-	if n := len(labelValues); n > 0 {
-		x.values = carve(&a.values, n)
-		for i, lv := range labelValues {
-			if !utf8.ValidString(lv) {
-				lv = strings.ToValidUTF8(lv, "\uFFFD")
-			}
-			x.values[i] = lv
-			h.WriteByte(0)
-			h.WriteString(lv)
-		}
-		x.labels = carve(&a.ptrs, n)
-		for i, li := range d.order {
-			p := a.pairs.next()
-			p.Name, p.Value = d.names[i], &x.values[li]
-			x.labels[i] = p
-		}
+	if !s.page.add(d, v, labelValues) {
+		s.dropped = append(s.dropped, d.name+": the scrape's label values exceed 4 GiB")
 	}
-	x.hash = h.Sum64()
-	if s.find(x) != nil {
-		s.dropped = append(s.dropped, x.key())
-		return // the arena's slots are wasted; duplicates are rare
-	}
-	switch d.typ {
-	case prometheus.CounterValue:
-		x.count.Value = &x.value
-	case prometheus.GaugeValue:
-		x.gauge.Value = &x.value
-	}
-	s.insert(x)
-}
-
-// merge appends the samples of o that are new to s. A family name that s
-// already carries with another HELP, type or label set loses o's samples.
-func (s *Sink) merge(o *Sink, families map[string]*Desc) {
-	for _, x := range o.samples {
-		if f, ok := families[x.desc.name]; ok && f != x.desc && !sameFamily(f, x.desc) {
-			s.dropped = append(s.dropped, x.desc.name+": conflicts with an earlier family of that name")
-			continue
-		}
-		if s.find(x) != nil {
-			if !x.desc.shared {
-				s.dropped = append(s.dropped, x.key())
-			}
-			continue
-		}
-		families[x.desc.name] = x.desc
-		s.insert(x)
-	}
-	s.dropped = append(s.dropped, o.dropped...)
 }
 
 func sameFamily(a, b *Desc) bool {

@@ -160,8 +160,8 @@ func TestScrapeIsPipelined(t *testing.T) {
 		t.Fatal("pipelined scrape: kamailio_up != 1")
 	}
 	for _, smp := range out.samples {
-		if smp.desc == successDesc && valueOf(smp) != 1 {
-			t.Fatalf("collector %s failed in the pipelined scrape", smp.values[0])
+		if smp.desc == successDesc && smp.value != 1 {
+			t.Fatalf("collector %s failed in the pipelined scrape", out.values(&smp)[0])
 		}
 	}
 	if got := h.requests.Load(); got != want {
@@ -169,7 +169,7 @@ func TestScrapeIsPipelined(t *testing.T) {
 	}
 }
 
-func upOf(s *Sink) (float64, error) {
+func upOf(s *page) (float64, error) {
 	if v, ok := sampleUp(s); ok {
 		return v, nil
 	}

@@ -40,7 +40,7 @@ func BenchmarkScale(b *testing.B) {
 
 // syntheticExporter serves inst on a fake ctl server for the benchmark and
 // returns an exporter for it running the collectors named (all when none).
-func syntheticExporter(b *testing.B, inst synthetic.Instance, collectors []string) *Exporter {
+func syntheticExporter(b testing.TB, inst synthetic.Instance, collectors []string) *Exporter {
 	b.Helper()
 	replies, err := inst.Replies()
 	if err != nil {

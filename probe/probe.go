@@ -220,9 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e)
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}, h.logger).ServeHTTP(w, r)
 }
 
 // ReloadHandler serves POST /-/reload.

@@ -1,0 +1,410 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// page holds the series of one scrape in a compact form: 24 bytes per
+// series plus its label values, which series with equal values added close
+// together share (a dispatcher destination's ten families, for one). The
+// collectors append to it while the scrape runs; finish then sorts it into
+// exposition order and removes duplicates. A finished page is immutable and
+// may be written by several requests at once.
+//
+// At 110 000 series (the 100x synthetic instance) a page is about 3 MB; the
+// prometheus.Metric and dto.Metric a series costs on the registry's path
+// are about 500 bytes more (BENCHMARKS.md, resident memory).
+type page struct {
+	samples []sample
+	// labels holds label value tuples: each value as a uvarint length and
+	// its bytes, in the order of the family's sorted label names.
+	labels  []byte
+	recent  [4]span // the last tuples added, candidates for sharing
+	next    int     // the slot of recent replaced next
+	dropped []string
+}
+
+// span is a tuple's place in page.labels.
+type span struct{ off, end uint32 }
+
+// sample is one series on a page.
+type sample struct {
+	desc  *Desc
+	value float64
+	tuple uint32 // offset in page.labels of the label values
+	seq   uint32 // the order of adding: of two equal series the first wins
+}
+
+// add appends one series; values are in desc.labels order. It fails only
+// when the page's label bytes would pass 4 GiB.
+func (p *page) add(d *Desc, v float64, values []string) bool {
+	off := len(p.labels)
+	for _, i := range d.order {
+		lv := values[i]
+		if !utf8.ValidString(lv) {
+			lv = strings.ToValidUTF8(lv, "\uFFFD")
+		}
+		p.labels = binary.AppendUvarint(p.labels, uint64(len(lv)))
+		p.labels = append(p.labels, lv...)
+	}
+	if len(p.labels) > math.MaxUint32 || len(p.samples) >= math.MaxUint32 {
+		p.labels = p.labels[:off]
+		return false
+	}
+	tuple := uint32(off)
+	if len(values) > 0 {
+		tuple = p.share(off)
+	}
+	p.samples = append(p.samples, sample{desc: d, value: v, tuple: tuple, seq: uint32(len(p.samples))})
+	return true
+}
+
+// share returns the offset of an earlier tuple equal to the one just
+// written at off, dropping the new copy, or off when there is none.
+func (p *page) share(off int) uint32 {
+	fresh := p.labels[off:]
+	for _, r := range p.recent {
+		if r.end > r.off && bytes.Equal(p.labels[r.off:r.end], fresh) {
+			p.labels = p.labels[:off]
+			return r.off
+		}
+	}
+	p.recent[p.next] = span{uint32(off), uint32(len(p.labels))}
+	p.next = (p.next + 1) % len(p.recent)
+	return uint32(off)
+}
+
+// truncate cuts the page back to n samples and l label bytes.
+func (p *page) truncate(n, l int) {
+	p.samples = p.samples[:n]
+	p.labels = p.labels[:l]
+	for i, r := range p.recent {
+		if int(r.end) > l {
+			p.recent[i] = span{}
+		}
+	}
+}
+
+// value returns the label value at off and the offset after it.
+func (p *page) value(off int) ([]byte, int) {
+	n, k := binary.Uvarint(p.labels[off:])
+	off += k
+	return p.labels[off : off+int(n)], off + int(n)
+}
+
+// values returns the label values of x in desc.labels order.
+func (p *page) values(x *sample) []string {
+	out := make([]string, len(x.desc.labels))
+	off := int(x.tuple)
+	for _, i := range x.desc.order {
+		var v []byte
+		v, off = p.value(off)
+		out[i] = string(v)
+	}
+	return out
+}
+
+// compareSeries orders series as the exposition does: by family name, then
+// by label values in label name order.
+func (p *page) compareSeries(a, b *sample) int {
+	if a.desc != b.desc {
+		if c := strings.Compare(a.desc.name, b.desc.name); c != 0 {
+			return c
+		}
+	}
+	na, nb := len(a.desc.labels), len(b.desc.labels)
+	if a.tuple == b.tuple && na == nb {
+		return 0
+	}
+	ia, ib := int(a.tuple), int(b.tuple)
+	for range min(na, nb) {
+		var va, vb []byte
+		va, ia = p.value(ia)
+		vb, ib = p.value(ib)
+		if c := bytes.Compare(va, vb); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(na, nb)
+}
+
+func (p *page) compare(a, b sample) int {
+	if c := p.compareSeries(&a, &b); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// finish sorts the page into exposition order and keeps, of equal series,
+// the one added first. A family whose name an earlier-added family with
+// another HELP, type or label set carries loses its series. What is dropped
+// is listed in p.dropped, but series of shared families, which several
+// collectors are expected to fill.
+func (p *page) finish() {
+	slices.SortFunc(p.samples, p.compare)
+	out := p.samples[:0]
+	for i := 0; i < len(p.samples); {
+		j := i + 1
+		for j < len(p.samples) && p.samples[j].desc.name == p.samples[i].desc.name {
+			j++
+		}
+		first := p.samples[i]
+		for _, x := range p.samples[i+1 : j] {
+			if x.seq < first.seq {
+				first = x
+			}
+		}
+		kept := len(out)
+		for _, x := range p.samples[i:j] {
+			if x.desc != first.desc && !sameFamily(x.desc, first.desc) {
+				p.dropped = append(p.dropped, x.desc.name+": conflicts with an earlier family of that name")
+				continue
+			}
+			if len(out) > kept && p.compareSeries(&out[len(out)-1], &x) == 0 {
+				if !x.desc.shared {
+					p.dropped = append(p.dropped, p.key(&x))
+				}
+				continue
+			}
+			out = append(out, x)
+		}
+		i = j
+	}
+	clear(p.samples[len(out):])
+	p.samples = out
+}
+
+// key renders a series for a log message.
+func (p *page) key(x *sample) string {
+	var b strings.Builder
+	b.WriteString(x.desc.name)
+	for i, v := range p.values(x) {
+		fmt.Fprintf(&b, "%c%s=%q", ",{"[b2i(i == 0)], x.desc.labels[i], v)
+	}
+	if len(x.desc.labels) > 0 {
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// metrics returns the page's series as prometheus.Metrics, for a registry.
+// They are built here, about 500 bytes each: the text exposition does not
+// need them (writeText).
+func (p *page) metrics() []prometheus.Metric {
+	out := make([]prometheus.Metric, 0, len(p.samples))
+	for i := range p.samples {
+		x := &p.samples[i]
+		m, err := prometheus.NewConstMetric(x.desc.desc, x.desc.typ, x.value, p.values(x)...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(x.desc.desc, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// writeText writes the page in the text exposition format (0.0.4), merged
+// by name with the families of others, which must be sorted by name as a
+// Gatherer returns them. A family of others whose name the page carries is
+// added to the page's family when it has the same HELP and type and only
+// gauges, counters or untyped series, and dropped otherwise. With keep
+// non-nil, only the families it names are written. It returns what it
+// dropped.
+func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[string]bool) (dropped []string, err error) {
+	num := make([]byte, 0, 32)
+	i := 0
+	for i < len(p.samples) || len(others) > 0 {
+		var name string
+		var fam []sample
+		if i < len(p.samples) {
+			j := i + 1
+			for j < len(p.samples) && p.samples[j].desc.name == p.samples[i].desc.name {
+				j++
+			}
+			name, fam = p.samples[i].desc.name, p.samples[i:j]
+		}
+		if len(others) > 0 && (fam == nil || others[0].GetName() < name) {
+			if keep == nil || keep[others[0].GetName()] {
+				if _, err := expfmt.MetricFamilyToText(w, others[0]); err != nil {
+					return dropped, err
+				}
+			}
+			others = others[1:]
+			continue
+		}
+		i += len(fam)
+		var extra *dto.MetricFamily
+		if len(others) > 0 && others[0].GetName() == name {
+			extra, others = others[0], others[1:]
+		}
+		if keep != nil && !keep[name] {
+			continue
+		}
+		d := fam[0].desc
+		w.WriteString("# HELP ")
+		w.WriteString(name)
+		w.WriteByte(' ')
+		escape(w, []byte(d.help), false)
+		w.WriteString("\n# TYPE ")
+		w.WriteString(name)
+		w.WriteByte(' ')
+		w.WriteString(typeName(d.typ))
+		w.WriteByte('\n')
+		for k := range fam {
+			x := &fam[k]
+			w.WriteString(name)
+			off := int(x.tuple)
+			for l, ln := range d.names {
+				var v []byte
+				v, off = p.value(off)
+				w.WriteByte(",{"[b2i(l == 0)])
+				w.WriteString(*ln)
+				w.WriteString(`="`)
+				escape(w, v, true)
+				w.WriteByte('"')
+			}
+			if len(d.names) > 0 {
+				w.WriteByte('}')
+			}
+			w.WriteByte(' ')
+			num = appendFloat(num[:0], x.value)
+			w.Write(num)
+			if err := w.WriteByte('\n'); err != nil {
+				return dropped, err
+			}
+		}
+		if extra != nil {
+			if extra.GetHelp() != d.help || extra.GetType() != dtoType(d.typ) {
+				dropped = append(dropped, name+": another family of that name is exported")
+				continue
+			}
+			for _, m := range extra.Metric {
+				if !writeDtoSample(w, name, m, &num) {
+					dropped = append(dropped, name+": unsupported series")
+				}
+			}
+		}
+	}
+	return dropped, w.Flush()
+}
+
+// writeDtoSample writes a gauge, counter or untyped series of another
+// family, as expfmt would; it reports false for any other kind.
+func writeDtoSample(w *bufio.Writer, name string, m *dto.Metric, num *[]byte) bool {
+	var v float64
+	switch {
+	case m.Gauge != nil:
+		v = m.Gauge.GetValue()
+	case m.Counter != nil:
+		v = m.Counter.GetValue()
+	case m.Untyped != nil:
+		v = m.Untyped.GetValue()
+	default:
+		return false
+	}
+	w.WriteString(name)
+	for l, lp := range m.Label {
+		w.WriteByte(",{"[b2i(l == 0)])
+		w.WriteString(lp.GetName())
+		w.WriteString(`="`)
+		escape(w, []byte(lp.GetValue()), true)
+		w.WriteByte('"')
+	}
+	if len(m.Label) > 0 {
+		w.WriteByte('}')
+	}
+	w.WriteByte(' ')
+	*num = appendFloat((*num)[:0], v)
+	w.Write(*num)
+	if m.TimestampMs != nil {
+		w.WriteByte(' ')
+		w.WriteString(strconv.FormatInt(m.GetTimestampMs(), 10))
+	}
+	w.WriteByte('\n')
+	return true
+}
+
+// escape writes s escaped as the text format wants it: backslash and
+// newline, and in a label value the double quote.
+func escape(w *bufio.Writer, s []byte, quoted bool) {
+	start := 0
+	for k := 0; k < len(s); k++ {
+		var rep string
+		switch s[k] {
+		case '\\':
+			rep = `\\`
+		case '\n':
+			rep = `\n`
+		case '"':
+			if !quoted {
+				continue
+			}
+			rep = `\"`
+		default:
+			continue
+		}
+		w.Write(s[start:k])
+		w.WriteString(rep)
+		start = k + 1
+	}
+	w.Write(s[start:])
+}
+
+// appendFloat formats a sample value as expfmt does.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case f == 1:
+		return append(b, '1')
+	case f == 0:
+		return append(b, '0')
+	case f == -1:
+		return append(b, "-1"...)
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, +1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+func typeName(t prometheus.ValueType) string {
+	switch t {
+	case prometheus.CounterValue:
+		return "counter"
+	case prometheus.GaugeValue:
+		return "gauge"
+	}
+	return "untyped"
+}
+
+func dtoType(t prometheus.ValueType) dto.MetricType {
+	switch t {
+	case prometheus.CounterValue:
+		return dto.MetricType_COUNTER
+	case prometheus.GaugeValue:
+		return dto.MetricType_GAUGE
+	}
+	return dto.MetricType_UNTYPED
+}
