@@ -283,14 +283,19 @@ func argValue(a any) (Value, error) {
 // nesting, so hostile input costs at most the payload's own size.
 //
 // It allocates per reply, not per field: every decoded string (values and
-// member names) is a substring of one copy of the payload, and the members
-// of every struct and array are carved from a few shared blocks. A caller
-// that keeps one decoded string long after the reply (a cache key, say)
-// should strings.Clone it, or it keeps the whole payload alive.
+// member names) is a substring of the payload, held as one string, and the
+// members of every struct and array are carved from a few shared blocks. A
+// caller that keeps one decoded string long after the reply (a cache key,
+// say) should strings.Clone it, or it keeps the whole payload alive.
+//
+// With lazy > 0, containers nested deeper than lazy levels are checked but
+// not built: such a value keeps its encoded members in Str, and
+// Value.Expand decodes them when asked. A large reply can then be converted
+// one part at a time, each part's members garbage before the next is built.
 type decoder struct {
-	b     []byte
-	s     string // b as a string: decoded strings are substrings of it
+	s     string // the payload: decoded strings are substrings of it
 	off   int
+	lazy  int
 	stack []Member // members of the containers being decoded, innermost last
 	arena []Member // the finished containers' members are carved from it
 }
@@ -306,14 +311,15 @@ var stackPool = sync.Pool{New: func() any { return new([]Member) }}
 
 // DecodePayload decodes all top-level records of a reply payload.
 func DecodePayload(p []byte) ([]Value, error) {
-	stack := stackPool.Get().(*[]Member)
-	d := decoder{b: p, s: string(p), stack: (*stack)[:0]}
-	defer func() {
-		clear(d.stack[:cap(d.stack)]) // drop references into the reply
-		*stack = d.stack[:0]
-		stackPool.Put(stack)
-	}()
-	for d.off < len(d.b) {
+	return decodeString(string(p), 0)
+}
+
+// decodeString decodes all top-level records of the payload s, leaving
+// containers deeper than lazy levels undecoded (none when lazy is 0).
+func decodeString(s string, lazy int) ([]Value, error) {
+	d := newDecoder(s, lazy)
+	defer d.release()
+	for d.off < len(d.s) {
 		v, end, err := d.value(0)
 		if err != nil {
 			return nil, err
@@ -333,7 +339,36 @@ func DecodePayload(p []byte) ([]Value, error) {
 	return out, nil
 }
 
-// str returns the payload bytes [from, to) as a string without copying.
+func newDecoder(s string, lazy int) *decoder {
+	stack := stackPool.Get().(*[]Member)
+	return &decoder{s: s, lazy: lazy, stack: (*stack)[:0]}
+}
+
+// release returns the decoder's stack to the pool.
+func (d *decoder) release() {
+	clear(d.stack[:cap(d.stack)]) // drop references into the reply
+	stack := d.stack[:0]
+	stackPool.Put(&stack)
+}
+
+// Expand returns v with its members decoded when a lazy decode left them
+// encoded (see WithLazyDepth); any other value is returned as it is. The
+// members were checked when the reply was decoded, so an error here means
+// a value that was not built by this package.
+func (v Value) Expand() (Value, error) {
+	if (v.Kind != KindStruct && v.Kind != KindArray) || v.Members != nil || v.Str == "" {
+		return v, nil
+	}
+	d := newDecoder(v.Str, 0)
+	defer d.release()
+	out, _, err := d.container(v.Kind, 1)
+	if err == nil && d.off != len(d.s) {
+		err = malformed("%d bytes after the %s", len(d.s)-d.off, v.Kind)
+	}
+	return out, err
+}
+
+// str returns the payload bytes [from, to) without copying.
 func (d *decoder) str(from, to int) string { return d.s[from:to] }
 
 // carve copies ms, the members of one finished container, into the arena
@@ -342,7 +377,11 @@ func (d *decoder) carve(ms []Member) []Member {
 	if len(ms) == 0 {
 		return nil
 	}
-	out := blocks.Carve(&d.arena, len(ms), max(minArena, len(d.b)/bytesPerMember, 2*cap(d.arena)))
+	hint := len(d.s) / bytesPerMember
+	if d.lazy > 0 {
+		hint = 0 // most of the payload is left encoded
+	}
+	out := blocks.Carve(&d.arena, len(ms), max(minArena, hint, 2*cap(d.arena)))
 	copy(out, ms)
 	return out
 }
@@ -350,10 +389,10 @@ func (d *decoder) carve(ms []Member) []Member {
 // record reads a record's type byte and value length.
 // end reports a struct/array end marker.
 func (d *decoder) record() (typ byte, length int, end bool, err error) {
-	if d.off >= len(d.b) {
+	if d.off >= len(d.s) {
 		return 0, 0, false, malformed("record truncated at offset %d", d.off)
 	}
-	c := d.b[d.off]
+	c := d.s[d.off]
 	d.off++
 	typ, size := c&0xf, int(c>>4)
 	switch {
@@ -367,20 +406,29 @@ func (d *decoder) record() (typ byte, length int, end bool, err error) {
 			}
 			return 0, 0, false, malformed("reserved record 0x%02x at offset %d", c, d.off-1)
 		}
-		if n > 4 || d.off+n > len(d.b) {
+		if n > 4 || d.off+n > len(d.s) {
 			return 0, 0, false, malformed("bad length-of-length %d at offset %d", n, d.off-1)
 		}
-		for _, x := range d.b[d.off : d.off+n] {
-			length = length<<8 | int(x)
+		for k := d.off; k < d.off+n; k++ {
+			length = length<<8 | int(d.s[k])
 		}
 		d.off += n
 	default:
 		length = size
 	}
-	if length > len(d.b)-d.off {
+	if length > len(d.s)-d.off {
 		return 0, 0, false, malformed("record of %d bytes at offset %d exceeds the payload", length, d.off)
 	}
 	return typ, length, false, nil
+}
+
+// bigEndian reads the payload bytes [from, to) as a big-endian number.
+func (d *decoder) bigEndian(from, to int) uint64 {
+	var u uint64
+	for k := from; k < to; k++ {
+		u = u<<8 | uint64(d.s[k])
+	}
+	return u
 }
 
 // value decodes one value; end reports an end marker instead.
@@ -390,37 +438,27 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 	if err != nil || end {
 		return Value{Kind: Kind(typ)}, end, err
 	}
-	body := d.b[d.off : d.off+length]
+	from := d.off
 	d.off += length
 	switch Kind(typ) {
 	case KindInt:
 		if length > maxIntSize {
 			return v, false, malformed("int of %d bytes at offset %d", length, start)
 		}
-		var u uint64
-		for _, x := range body {
-			u = u<<8 | uint64(x)
-		}
-		switch length {
-		case 4: // a C int, two's complement
+		u := d.bigEndian(from, d.off)
+		if length == 4 { // a C int, two's complement
 			return Int(int64(int32(uint32(u)))), false, nil
-		case 8:
-			return Int(int64(u)), false, nil
 		}
 		return Int(int64(u)), false, nil
 	case KindDouble:
 		if length > 8 {
 			return v, false, malformed("double of %d bytes at offset %d", length, start)
 		}
-		var u uint64
-		for _, x := range body {
-			u = u<<8 | uint64(x)
-		}
-		return Double(float64(int64(u)) / 1000), false, nil
+		return Double(float64(int64(d.bigEndian(from, d.off))) / 1000), false, nil
 	case KindString:
-		return String(d.str(d.off-length, d.off-length+len(trimNUL(body)))), false, nil
+		return String(trimNUL(d.str(from, d.off))), false, nil
 	case KindBytes:
-		return Bytes(d.str(d.off-length, d.off)), false, nil
+		return Bytes(d.str(from, d.off)), false, nil
 	case KindStruct, KindArray:
 		if length != 0 {
 			return v, false, malformed("container start with length %d at offset %d", length, start)
@@ -438,18 +476,19 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 	v := Value{Kind: k}
 	base := len(d.stack) // this container's members are d.stack[base:]
+	from := d.off
 	for {
-		if d.off >= len(d.b) {
+		if d.off >= len(d.s) {
 			return v, false, malformed("%s not terminated", k)
 		}
 		var m Member
-		if d.b[d.off]&0xf == recAVP {
+		if d.s[d.off]&0xf == recAVP {
 			start := d.off
 			_, length, _, err := d.record()
 			if err != nil {
 				return v, false, err
 			}
-			m.Name, m.Named = d.str(d.off, d.off+len(trimNUL(d.b[d.off:d.off+length]))), true
+			m.Name, m.Named = trimNUL(d.str(d.off, d.off+length)), true
 			d.off += length
 			var end bool
 			if m.Value, end, err = d.value(depth); err != nil {
@@ -467,7 +506,11 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 				if val.Kind != k {
 					return v, false, malformed("%s closed by a %s end marker at offset %d", k, val.Kind, d.off-1)
 				}
-				v.Members = d.carve(d.stack[base:])
+				if d.lazy > 0 && depth > d.lazy {
+					v.Str = d.str(from, d.off) // its members, and its end marker
+				} else {
+					v.Members = d.carve(d.stack[base:])
+				}
 				d.stack = d.stack[:base]
 				return v, false, nil
 			}
@@ -477,11 +520,11 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 	}
 }
 
-func trimNUL(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == 0 {
-		return b[:n-1]
+func trimNUL(s string) string {
+	if n := len(s); n > 0 && s[n-1] == 0 {
+		return s[:n-1]
 	}
-	return b
+	return s
 }
 
 // FaultError is a fault reply from Kamailio: the RPC failed with Code and

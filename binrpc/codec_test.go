@@ -339,6 +339,7 @@ func FuzzDecodePayload(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		vals, err := DecodePayload(b)
+		checkLazy(t, b, vals, err)
 		if err != nil {
 			return
 		}
@@ -356,6 +357,67 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("re-encode changed values:\n%#v\n%#v", again, vals)
 		}
 	})
+}
+
+// checkLazy: a lazy decode at any depth accepts what a full decode accepts,
+// and expanded gives the same values.
+func checkLazy(t *testing.T, b []byte, full []Value, fullErr error) {
+	t.Helper()
+	for depth := 1; depth <= 3; depth++ {
+		lazy, err := decodeString(string(b), depth)
+		if (err == nil) != (fullErr == nil) {
+			t.Fatalf("lazy depth %d: error %v, full decode: %v", depth, err, fullErr)
+		}
+		if err != nil {
+			continue
+		}
+		for i := range lazy {
+			if lazy[i], err = expandAll(lazy[i]); err != nil {
+				t.Fatalf("lazy depth %d: expand: %v", depth, err)
+			}
+		}
+		if !reflect.DeepEqual(normalize(lazy), normalize(full)) {
+			t.Fatalf("lazy depth %d, expanded:\n%#v\nfull:\n%#v", depth, lazy, full)
+		}
+	}
+}
+
+// expandAll expands v and everything in it.
+func expandAll(v Value) (Value, error) {
+	v, err := v.Expand()
+	if err != nil {
+		return v, err
+	}
+	for i := range v.Members {
+		if v.Members[i].Value, err = expandAll(v.Members[i].Value); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// Lazy decoding of the recorded replies: containers below the depth are
+// left encoded (no members), and expand to the full decode.
+func TestLazyDecodeRecorded(t *testing.T) {
+	lazyContainers := 0
+	for name, b := range recordings(t) {
+		_, payload := splitPacket(t, name, b)
+		full, err := DecodePayload(payload)
+		checkLazy(t, payload, full, err)
+		lazy, _ := decodeString(string(payload), 2)
+		for _, v := range lazy {
+			for _, m := range v.Members {
+				for _, x := range m.Value.Members {
+					if (x.Value.Kind == KindStruct || x.Value.Kind == KindArray) && x.Value.Members == nil && x.Value.Str != "" {
+						lazyContainers++
+					}
+				}
+			}
+		}
+	}
+	if lazyContainers == 0 {
+		t.Fatal("no recorded reply had a container left encoded at depth 3")
+	}
 }
 
 // FuzzParseHeader: arbitrary headers never panic and never announce more

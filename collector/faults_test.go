@@ -216,7 +216,7 @@ func TestNoLeakAfterFailingScrapes(t *testing.T) {
 
 func sampleUp(p *page) (float64, bool) {
 	for _, smp := range p.samples {
-		if smp.desc == upDesc {
+		if p.desc(&smp) == upDesc {
 			return smp.value, true
 		}
 	}

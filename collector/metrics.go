@@ -17,7 +17,6 @@ type Desc struct {
 	// shared marks a family that more than one collector may fill with
 	// the same series; the first sample wins and the others are expected.
 	shared bool
-	desc   *prometheus.Desc
 	name   string
 	help   string
 	typ    prometheus.ValueType
@@ -26,6 +25,18 @@ type Desc struct {
 	// order[i] is the index in labels of names[i].
 	names []*string
 	order []int
+
+	// prom is built on first use: only the registry's path (protobuf,
+	// Collect) needs it, and it costs ~300 bytes for each of the thousands
+	// of statistics a descCache keeps.
+	promOnce sync.Once
+	prom     *prometheus.Desc
+}
+
+// promDesc returns the prometheus.Desc of the family.
+func (d *Desc) promDesc() *prometheus.Desc {
+	d.promOnce.Do(func() { d.prom = prometheus.NewDesc(d.name, d.help, d.labels, nil) })
+	return d.prom
 }
 
 // reserved holds the names of all static families. It is written only
@@ -44,7 +55,7 @@ func newDesc(name, help string, typ prometheus.ValueType, labels ...string) *Des
 }
 
 func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *Desc {
-	d := &Desc{desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, typ: typ, labels: labels}
+	d := &Desc{name: name, help: help, typ: typ, labels: labels}
 	d.order = make([]int, len(labels))
 	for i := range d.order {
 		d.order[i] = i

@@ -24,11 +24,13 @@ import (
 // exposition order and removes duplicates. A finished page is immutable and
 // may be written by several requests at once.
 //
-// At 110 000 series (the 100x synthetic instance) a page is about 3 MB; the
-// prometheus.Metric and dto.Metric a series costs on the registry's path
-// are about 500 bytes more (BENCHMARKS.md, resident memory).
+// At 110 000 series (the 100x synthetic instance) a page is about 2.3 MB;
+// the prometheus.Metric and dto.Metric a series costs on the registry's
+// path are about 500 bytes more (BENCHMARKS.md, resident memory).
 type page struct {
 	samples []sample
+	descs   []*Desc          // the families of the samples, by sample.desc
+	index   map[*Desc]uint32 // their indexes in descs
 	// labels holds label value tuples: each value as a uvarint length and
 	// its bytes, in the order of the family's sorted label names.
 	labels  []byte
@@ -40,13 +42,15 @@ type page struct {
 // span is a tuple's place in page.labels.
 type span struct{ off, end uint32 }
 
-// sample is one series on a page.
+// sample is one series on a page: 16 bytes.
 type sample struct {
-	desc  *Desc
 	value float64
+	desc  uint32 // index in page.descs
 	tuple uint32 // offset in page.labels of the label values
-	seq   uint32 // the order of adding: of two equal series the first wins
 }
+
+// desc returns the family of x.
+func (p *page) desc(x *sample) *Desc { return p.descs[x.desc] }
 
 // add appends one series; values are in desc.labels order. It fails only
 // when the page's label bytes would pass 4 GiB.
@@ -60,7 +64,7 @@ func (p *page) add(d *Desc, v float64, values []string) bool {
 		p.labels = binary.AppendUvarint(p.labels, uint64(len(lv)))
 		p.labels = append(p.labels, lv...)
 	}
-	if len(p.labels) > math.MaxUint32 || len(p.samples) >= math.MaxUint32 {
+	if len(p.labels) > math.MaxUint32 {
 		p.labels = p.labels[:off]
 		return false
 	}
@@ -68,7 +72,16 @@ func (p *page) add(d *Desc, v float64, values []string) bool {
 	if len(values) > 0 {
 		tuple = p.share(off)
 	}
-	p.samples = append(p.samples, sample{desc: d, value: v, tuple: tuple, seq: uint32(len(p.samples))})
+	di, ok := p.index[d]
+	if !ok {
+		if p.index == nil {
+			p.index = map[*Desc]uint32{}
+		}
+		di = uint32(len(p.descs))
+		p.descs = append(p.descs, d)
+		p.index[d] = di
+	}
+	p.samples = append(p.samples, sample{value: v, desc: di, tuple: tuple})
 	return true
 }
 
@@ -107,9 +120,10 @@ func (p *page) value(off int) ([]byte, int) {
 
 // values returns the label values of x in desc.labels order.
 func (p *page) values(x *sample) []string {
-	out := make([]string, len(x.desc.labels))
+	d := p.desc(x)
+	out := make([]string, len(d.labels))
 	off := int(x.tuple)
-	for _, i := range x.desc.order {
+	for _, i := range d.order {
 		var v []byte
 		v, off = p.value(off)
 		out[i] = string(v)
@@ -120,12 +134,13 @@ func (p *page) values(x *sample) []string {
 // compareSeries orders series as the exposition does: by family name, then
 // by label values in label name order.
 func (p *page) compareSeries(a, b *sample) int {
-	if a.desc != b.desc {
-		if c := strings.Compare(a.desc.name, b.desc.name); c != 0 {
+	da, db := p.desc(a), p.desc(b)
+	if da != db {
+		if c := strings.Compare(da.name, db.name); c != 0 {
 			return c
 		}
 	}
-	na, nb := len(a.desc.labels), len(b.desc.labels)
+	na, nb := len(da.labels), len(db.labels)
 	if a.tuple == b.tuple && na == nb {
 		return 0
 	}
@@ -141,40 +156,35 @@ func (p *page) compareSeries(a, b *sample) int {
 	return cmp.Compare(na, nb)
 }
 
-func (p *page) compare(a, b sample) int {
-	if c := p.compareSeries(&a, &b); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.seq, b.seq)
-}
-
 // finish sorts the page into exposition order and keeps, of equal series,
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in p.dropped, but series of shared families, which several
 // collectors are expected to fill.
 func (p *page) finish() {
-	slices.SortFunc(p.samples, p.compare)
+	// Stable: of equal series, the first added stays first. Family
+	// indexes grow in the order families were first added.
+	slices.SortStableFunc(p.samples, func(a, b sample) int { return p.compareSeries(&a, &b) })
 	out := p.samples[:0]
 	for i := 0; i < len(p.samples); {
+		name := p.desc(&p.samples[i]).name
 		j := i + 1
-		for j < len(p.samples) && p.samples[j].desc.name == p.samples[i].desc.name {
+		for j < len(p.samples) && p.desc(&p.samples[j]).name == name {
 			j++
 		}
-		first := p.samples[i]
+		first := p.samples[i].desc
 		for _, x := range p.samples[i+1 : j] {
-			if x.seq < first.seq {
-				first = x
-			}
+			first = min(first, x.desc)
 		}
 		kept := len(out)
 		for _, x := range p.samples[i:j] {
-			if x.desc != first.desc && !sameFamily(x.desc, first.desc) {
-				p.dropped = append(p.dropped, x.desc.name+": conflicts with an earlier family of that name")
+			d := p.desc(&x)
+			if x.desc != first && !sameFamily(d, p.descs[first]) {
+				p.dropped = append(p.dropped, name+": conflicts with an earlier family of that name")
 				continue
 			}
 			if len(out) > kept && p.compareSeries(&out[len(out)-1], &x) == 0 {
-				if !x.desc.shared {
+				if !d.shared {
 					p.dropped = append(p.dropped, p.key(&x))
 				}
 				continue
@@ -190,11 +200,12 @@ func (p *page) finish() {
 // key renders a series for a log message.
 func (p *page) key(x *sample) string {
 	var b strings.Builder
-	b.WriteString(x.desc.name)
+	d := p.desc(x)
+	b.WriteString(d.name)
 	for i, v := range p.values(x) {
-		fmt.Fprintf(&b, "%c%s=%q", ",{"[b2i(i == 0)], x.desc.labels[i], v)
+		fmt.Fprintf(&b, "%c%s=%q", ",{"[b2i(i == 0)], d.labels[i], v)
 	}
-	if len(x.desc.labels) > 0 {
+	if len(d.labels) > 0 {
 		b.WriteByte('}')
 	}
 	return b.String()
@@ -214,9 +225,10 @@ func (p *page) metrics() []prometheus.Metric {
 	out := make([]prometheus.Metric, 0, len(p.samples))
 	for i := range p.samples {
 		x := &p.samples[i]
-		m, err := prometheus.NewConstMetric(x.desc.desc, x.desc.typ, x.value, p.values(x)...)
+		d := p.desc(x)
+		m, err := prometheus.NewConstMetric(d.promDesc(), d.typ, x.value, p.values(x)...)
 		if err != nil {
-			m = prometheus.NewInvalidMetric(x.desc.desc, err)
+			m = prometheus.NewInvalidMetric(d.promDesc(), err)
 		}
 		out = append(out, m)
 	}
@@ -238,10 +250,11 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 		var fam []sample
 		if i < len(p.samples) {
 			j := i + 1
-			for j < len(p.samples) && p.samples[j].desc.name == p.samples[i].desc.name {
+			name = p.desc(&p.samples[i]).name
+			for j < len(p.samples) && p.desc(&p.samples[j]).name == name {
 				j++
 			}
-			name, fam = p.samples[i].desc.name, p.samples[i:j]
+			fam = p.samples[i:j]
 		}
 		if len(others) > 0 && (fam == nil || others[0].GetName() < name) {
 			if keep == nil || keep[others[0].GetName()] {
@@ -260,7 +273,7 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 		if keep != nil && !keep[name] {
 			continue
 		}
-		d := fam[0].desc
+		d := p.desc(&fam[0])
 		w.WriteString("# HELP ")
 		w.WriteString(name)
 		w.WriteByte(' ')

@@ -160,7 +160,7 @@ func TestScrapeIsPipelined(t *testing.T) {
 		t.Fatal("pipelined scrape: kamailio_up != 1")
 	}
 	for _, smp := range out.samples {
-		if smp.desc == successDesc && smp.value != 1 {
+		if out.desc(&smp) == successDesc && smp.value != 1 {
 			t.Fatalf("collector %s failed in the pipelined scrape", out.values(&smp)[0])
 		}
 	}
