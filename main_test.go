@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -86,5 +87,19 @@ func TestHelpAndVersionExitZero(t *testing.T) {
 		if code := run(args, &out, &errb); code != 0 || strings.Contains(errb.String(), exporterName+": error:") {
 			t.Errorf("%v: exit %d, stderr %.200q", args, code, errb.String())
 		}
+	}
+}
+
+// Without GOGC the exporter runs the collector at defaultGOGC; a GOGC
+// from the environment (which the runtime has applied) is left alone.
+func TestDefaultGOGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	if got := applyDefaultGOGC(func(string) string { return "" }); got != defaultGOGC || debug.SetGCPercent(defaultGOGC) != defaultGOGC {
+		t.Fatalf("GOGC unset: %d in force, want %d", got, defaultGOGC)
+	}
+	debug.SetGCPercent(80) // as the runtime does for GOGC=80
+	if got := applyDefaultGOGC(func(k string) string { return map[string]string{"GOGC": "80"}[k] }); got != 80 || debug.SetGCPercent(80) != 80 {
+		t.Fatalf("GOGC=80: %d in force", got)
 	}
 }

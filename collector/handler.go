@@ -43,7 +43,7 @@ type handler struct {
 }
 
 var (
-	gzipWriters   = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	gzipWriters   = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
 	bufferWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 )
 
