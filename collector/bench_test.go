@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -64,23 +65,31 @@ func BenchmarkCollectors(b *testing.B) {
 	}
 }
 
-// BenchmarkScrapeHTTP is one whole scrape as Prometheus sees it: promhttp
-// over a registry holding the exporter, against the fake ctl server
+// BenchmarkScrapeHTTP is one whole scrape as Prometheus sees it: the
+// exporter's handler, as main serves it, against the fake ctl server
 // replaying the recorded replies over a unix socket (so Kamailio's own time
-// is nearly zero and the exporter's cost shows).
+// is nearly zero and the exporter's cost shows). The text page is written
+// from the scrape's compact page; "registry" is the same scrape through
+// promhttp and a registry (the protobuf path).
 func BenchmarkScrapeHTTP(b *testing.B) {
 	s := replay(b, "unix", nil)
 	e := newTestExporter(b, s, 5*time.Second)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e)
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	req := httptest.NewRequest("GET", "/metrics", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatal(rec.Code)
-		}
+	for name, h := range map[string]http.Handler{
+		"text":     e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger()),
+		"registry": promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	} {
+		b.Run(name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 || rec.Body.Len() < 10000 {
+					b.Fatal(rec.Code, rec.Body.Len())
+				}
+			}
+		})
 	}
 }
