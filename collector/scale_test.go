@@ -3,6 +3,10 @@ package collector
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"testing"
@@ -139,5 +143,37 @@ func BenchmarkHeapSteadyState(b *testing.B) {
 		b.ReportMetric(at1k, "heap-at-1k-B")
 		b.ReportMetric(at10k, "heap-at-10k-B")
 		b.ReportMetric(at10k-at1k, "heap-growth-B")
+	}
+}
+
+// discardWriter is a ResponseWriter that counts and drops the body.
+type discardWriter struct {
+	h http.Header
+	n int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(int)             {}
+func (w *discardWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+// BenchmarkScaleHTTP is the 100x scrape as Prometheus gets it: the
+// handler's text page (plain and gzipped), written to nowhere.
+func BenchmarkScaleHTTP(b *testing.B) {
+	inst := synthetic.Scaled(100)
+	e := syntheticExporter(b, inst, nil)
+	h := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
+	for _, enc := range []string{"identity", "gzip"} {
+		b.Run(enc, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", enc)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := &discardWriter{h: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.n < 100000 {
+					b.Fatalf("%d bytes", w.n)
+				}
+			}
+		})
 	}
 }
