@@ -21,9 +21,8 @@ type Desc struct {
 	help   string
 	typ    prometheus.ValueType
 	labels []string
-	// names are the label names sorted, as the exposition orders them;
-	// order[i] is the index in labels of names[i].
-	names []*string
+	// order lists the indexes in labels in label name order, the order of
+	// the exposition.
 	order []int
 
 	// prom is built on first use: only the registry's path (protobuf,
@@ -61,9 +60,6 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 		d.order[i] = i
 	}
 	slices.SortFunc(d.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
-	for _, i := range d.order {
-		d.names = append(d.names, &labels[i])
-	}
 	return d
 }
 

@@ -287,21 +287,12 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 			x := &fam[k]
 			w.WriteString(name)
 			off := int(x.tuple)
-			for l, ln := range d.names {
+			for l, li := range d.order {
 				var v []byte
 				v, off = p.value(off)
-				w.WriteByte(",{"[b2i(l == 0)])
-				w.WriteString(*ln)
-				w.WriteString(`="`)
-				escape(w, v, true)
-				w.WriteByte('"')
+				writeLabel(w, l, d.labels[li], v)
 			}
-			if len(d.names) > 0 {
-				w.WriteByte('}')
-			}
-			w.WriteByte(' ')
-			num = appendFloat(num[:0], x.value)
-			w.Write(num)
+			writeValue(w, len(d.order) > 0, x.value, &num)
 			if err := w.WriteByte('\n'); err != nil {
 				return dropped, err
 			}
@@ -337,24 +328,36 @@ func writeDtoSample(w *bufio.Writer, name string, m *dto.Metric, num *[]byte) bo
 	}
 	w.WriteString(name)
 	for l, lp := range m.Label {
-		w.WriteByte(",{"[b2i(l == 0)])
-		w.WriteString(lp.GetName())
-		w.WriteString(`="`)
-		escape(w, []byte(lp.GetValue()), true)
-		w.WriteByte('"')
+		writeLabel(w, l, lp.GetName(), []byte(lp.GetValue()))
 	}
-	if len(m.Label) > 0 {
-		w.WriteByte('}')
-	}
-	w.WriteByte(' ')
-	*num = appendFloat((*num)[:0], v)
-	w.Write(*num)
+	writeValue(w, len(m.Label) > 0, v, num)
 	if m.TimestampMs != nil {
 		w.WriteByte(' ')
 		w.WriteString(strconv.FormatInt(m.GetTimestampMs(), 10))
 	}
 	w.WriteByte('\n')
 	return true
+}
+
+// writeLabel writes the i-th label pair of a series line, opening the
+// braces before the first.
+func writeLabel(w *bufio.Writer, i int, name string, value []byte) {
+	w.WriteByte(",{"[b2i(i == 0)])
+	w.WriteString(name)
+	w.WriteString(`="`)
+	escape(w, value, true)
+	w.WriteByte('"')
+}
+
+// writeValue closes the braces of a series line that has labels and writes
+// its value, formatted in *num.
+func writeValue(w *bufio.Writer, labels bool, v float64, num *[]byte) {
+	if labels {
+		w.WriteByte('}')
+	}
+	w.WriteByte(' ')
+	*num = appendFloat((*num)[:0], v)
+	w.Write(*num)
 }
 
 // escape writes s escaped as the text format wants it: backslash and
