@@ -185,6 +185,7 @@ type Pending struct {
 	// earlier one is awaited costs its bytes, not its decoded tree.
 	payload string
 	fault   bool
+	decoded bool // vals and err hold the decoded reply
 	vals    []Value
 	err     error
 }
@@ -266,9 +267,9 @@ func (p *Pending) Wait(ctx context.Context) ([]Value, error) {
 			return nil, err
 		}
 	}
-	if p.err == nil && p.vals == nil && p.payload != "" {
+	if p.err == nil && !p.decoded {
 		p.vals, p.err = decodeString(p.payload, lazyDepth(ctx))
-		p.payload = ""
+		p.payload, p.decoded = "", true
 		switch {
 		case p.err != nil:
 			// The frame was read whole: the stream stays in sync.
@@ -392,12 +393,7 @@ func (c *Conn) complete(q *Pending, h Header, hdr, payload []byte, owned bool) {
 	}
 	q.fault = h.Type == TypeFault
 	switch {
-	case len(payload) == 0:
-		q.vals = []Value{} // no values; not nil, which means not decoded
-		if q.fault {
-			q.vals, q.err = nil, faultFrom(q.method, nil)
-		}
-	case owned:
+	case owned && len(payload) > 0:
 		// Nothing else refers to the buffer, and nothing writes it again:
 		// the decoded strings can be its substrings without a copy.
 		q.payload = unsafe.String(&payload[0], len(payload))
