@@ -288,8 +288,8 @@ func argValue(a any) (Value, error) {
 // caller that keeps one decoded string long after the reply (a cache key,
 // say) should strings.Clone it, or it keeps the whole payload alive.
 //
-// With lazy > 0, containers nested deeper than lazy levels are checked but
-// not built: such a value keeps its encoded members in Str, and
+// With lazy > 0, containers at level lazy or deeper (a reply's top-level
+// values are at level 1) are checked but not built: such a value keeps its encoded members in Str, and
 // Value.Expand decodes them when asked. A large reply can then be converted
 // one part at a time, each part's members garbage before the next is built.
 type decoder struct {
@@ -315,7 +315,7 @@ func DecodePayload(p []byte) ([]Value, error) {
 }
 
 // decodeString decodes all top-level records of the payload s, leaving
-// containers deeper than lazy levels undecoded (none when lazy is 0).
+// containers at level lazy or deeper undecoded (none when lazy is 0).
 func decodeString(s string, lazy int) ([]Value, error) {
 	d := newDecoder(s, lazy)
 	defer d.release()
@@ -475,48 +475,93 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 
 func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 	v := Value{Kind: k}
-	base := len(d.stack) // this container's members are d.stack[base:]
+	lazy := d.lazy > 0 && depth >= d.lazy // checked, not built
+	base := len(d.stack)                  // this container's members are d.stack[base:]
 	from := d.off
 	for {
-		if d.off >= len(d.s) {
-			return v, false, malformed("%s not terminated", k)
+		m, end, err := d.member(k, depth)
+		if err != nil {
+			return v, false, err
 		}
-		var m Member
-		if d.s[d.off]&0xf == recAVP {
-			start := d.off
-			_, length, _, err := d.record()
-			if err != nil {
-				return v, false, err
-			}
-			m.Name, m.Named = trimNUL(d.str(d.off, d.off+length)), true
-			d.off += length
-			var end bool
-			if m.Value, end, err = d.value(depth); err != nil {
-				return v, false, err
-			}
-			if end {
-				return v, false, malformed("AVP %q at offset %d has no value", m.Name, start)
-			}
-		} else {
-			val, end, err := d.value(depth)
-			if err != nil {
-				return v, false, err
-			}
-			if end {
-				if val.Kind != k {
-					return v, false, malformed("%s closed by a %s end marker at offset %d", k, val.Kind, d.off-1)
-				}
-				if d.lazy > 0 && depth > d.lazy {
-					v.Str = d.str(from, d.off) // its members, and its end marker
-				} else {
-					v.Members = d.carve(d.stack[base:])
-				}
+		if end {
+			if lazy {
+				v.Str = d.str(from, d.off) // its members, and its end marker
+			} else {
+				v.Members = d.carve(d.stack[base:])
 				d.stack = d.stack[:base]
-				return v, false, nil
 			}
-			m.Value = val
+			return v, false, nil
 		}
-		d.stack = append(d.stack, m)
+		if !lazy {
+			d.stack = append(d.stack, m)
+		}
+	}
+}
+
+// member decodes the next member of a container of kind k at level depth;
+// end reports the container's end marker instead.
+func (d *decoder) member(k Kind, depth int) (m Member, end bool, err error) {
+	if d.off >= len(d.s) {
+		return m, false, malformed("%s not terminated", k)
+	}
+	if d.s[d.off]&0xf == recAVP {
+		start := d.off
+		_, length, _, err := d.record()
+		if err != nil {
+			return m, false, err
+		}
+		m.Name, m.Named = trimNUL(d.str(d.off, d.off+length)), true
+		d.off += length
+		if m.Value, end, err = d.value(depth); err != nil {
+			return m, false, err
+		}
+		if end {
+			return m, false, malformed("AVP %q at offset %d has no value", m.Name, start)
+		}
+		return m, false, nil
+	}
+	if m.Value, end, err = d.value(depth); err != nil {
+		return m, false, err
+	}
+	if end && m.Value.Kind != k {
+		return m, false, malformed("%s closed by a %s end marker at offset %d", k, m.Value.Kind, d.off-1)
+	}
+	return m, end, nil
+}
+
+// Each calls fn with each member of the struct or array v, in order, and
+// stops at the first error fn returns. A container a lazy decode left
+// encoded is decoded one member at a time, without building its member
+// slice (containers inside a member are decoded in full): stats.fetch's
+// thousands of statistics cost no memory beyond the reply this way.
+func (v Value) Each(fn func(Member) error) error {
+	if v.Kind != KindStruct && v.Kind != KindArray {
+		return fmt.Errorf("binrpc: Each on a %s", v.Kind)
+	}
+	if v.Members != nil || v.Str == "" {
+		for _, m := range v.Members {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	d := newDecoder(v.Str, 0)
+	defer d.release()
+	for {
+		m, end, err := d.member(v.Kind, 1)
+		if err != nil {
+			return err
+		}
+		if end {
+			if d.off != len(d.s) {
+				return malformed("%d bytes after the %s", len(d.s)-d.off, v.Kind)
+			}
+			return nil
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
 	}
 }
 

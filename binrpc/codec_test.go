@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -363,8 +364,8 @@ func FuzzDecodePayload(f *testing.F) {
 // and expanded gives the same values.
 func checkLazy(t *testing.T, b []byte, full []Value, fullErr error) {
 	t.Helper()
-	for depth := 1; depth <= 3; depth++ {
-		lazy, err := decodeString(string(b), depth)
+	for depth := 0; depth <= 3; depth++ {
+		lazy, err := decodeString(string(b), depth+1)
 		if (err == nil) != (fullErr == nil) {
 			t.Fatalf("lazy depth %d: error %v, full decode: %v", depth, err, fullErr)
 		}
@@ -372,12 +373,44 @@ func checkLazy(t *testing.T, b []byte, full []Value, fullErr error) {
 			continue
 		}
 		for i := range lazy {
+			if depth <= 1 && (lazy[i].Kind == KindStruct || lazy[i].Kind == KindArray) {
+				checkEach(t, lazy[i], full[i])
+			}
 			if lazy[i], err = expandAll(lazy[i]); err != nil {
 				t.Fatalf("lazy depth %d: expand: %v", depth, err)
 			}
 		}
 		if !reflect.DeepEqual(normalize(lazy), normalize(full)) {
 			t.Fatalf("lazy depth %d, expanded:\n%#v\nfull:\n%#v", depth, lazy, full)
+		}
+	}
+}
+
+// checkEach: walking the members of a container, encoded or built, gives
+// the members of the full decode, and an error from the callback stops the
+// walk and comes back.
+func checkEach(t *testing.T, v, full Value) {
+	t.Helper()
+	var got []Member
+	err := v.Each(func(m Member) error {
+		var err error
+		m.Value, err = expandAll(m.Value)
+		got = append(got, m)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Each: %v", err)
+	}
+	want := full
+	want.Members = slices.Clone(full.Members)
+	if g := normalize([]Value{{Kind: v.Kind, Members: got}}); !reflect.DeepEqual(g, normalize([]Value{want})) {
+		t.Fatalf("Each gave\n%#v\nfull:\n%#v", g, want)
+	}
+	if len(got) > 0 {
+		stop := errors.New("stop")
+		calls := 0
+		if err := v.Each(func(Member) error { calls++; return stop }); err != stop || calls != 1 {
+			t.Fatalf("Each after the callback's error: %v, %d calls", err, calls)
 		}
 	}
 }
@@ -404,7 +437,7 @@ func TestLazyDecodeRecorded(t *testing.T) {
 		_, payload := splitPacket(t, name, b)
 		full, err := DecodePayload(payload)
 		checkLazy(t, payload, full, err)
-		lazy, _ := decodeString(string(payload), 2)
+		lazy, _ := decodeString(string(payload), 3)
 		for _, v := range lazy {
 			for _, m := range v.Members {
 				for _, x := range m.Value.Members {

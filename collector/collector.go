@@ -110,6 +110,8 @@ type Exporter struct {
 	lastSize     atomic.Int64 // series of the last scrape
 	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
+	layout       atomic.Pointer[layout]   // the families of the last scrape (page.layout)
+	spare        atomic.Pointer[[]sample] // the buffer a scrape added its series to, for the next
 	idle         idleConn
 
 	mu       sync.Mutex
@@ -198,10 +200,17 @@ type status struct {
 func (e *Exporter) Scrape(ctx context.Context) *page {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	out := &page{}
+	out := &page{layout: e.layout.Load()}
+	if out.layout != nil {
+		out.descs = make([]*Desc, 0, len(out.layout.descs))
+	}
 	if n, l := e.lastSize.Load(), e.lastLabels.Load(); n > 0 {
 		// The last scrape's size, so that the page is not copied growing.
-		out.samples = make([]sample, 0, n+n/16)
+		if sp := e.spare.Swap(nil); sp != nil && cap(*sp) >= int(n+n/16) {
+			out.samples = (*sp)[:0]
+		} else {
+			out.samples = make([]sample, 0, n+n/16)
+		}
 		out.labels = make([]byte, 0, l+l/16)
 	}
 	var statuses []status
@@ -214,7 +223,9 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		for _, st := range statuses {
 			s.Add(st.desc, st.value, st.labels...)
 		}
-		out.finish()
+		spare := out.finish()
+		e.spare.Store(&spare)
+		e.layout.Store(out.layout)
 		e.lastSize.Store(int64(len(out.samples)))
 		e.lastLabels.Store(int64(len(out.labels)))
 		if dropped = append(append(dropped, s.dropped...), out.dropped...); len(dropped) > 0 {

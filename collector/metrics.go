@@ -21,6 +21,9 @@ type Desc struct {
 	help   string
 	typ    prometheus.ValueType
 	labels []string
+	// stat is the statistic (stats.fetch member) a family was built
+	// from, or "".
+	stat string
 	// order lists the indexes in labels in label name order, the order of
 	// the exposition.
 	order []int

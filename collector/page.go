@@ -29,14 +29,35 @@ import (
 // path are about 500 bytes more (BENCHMARKS.md, resident memory).
 type page struct {
 	samples []sample
-	descs   []*Desc          // the families of the samples, by sample.desc
-	index   map[*Desc]uint32 // their indexes in descs
+	descs   []*Desc // the families of the samples, by sample.desc
 	// labels holds label value tuples: each value as a uvarint length and
 	// its bytes, in the order of the family's sorted label names.
 	labels  []byte
 	recent  [4]span // the last tuples added, candidates for sharing
 	next    int     // the slot of recent replaced next
 	dropped []string
+
+	// layout is the previous scrape's (nil: none), then, once finished,
+	// this page's. While the page adds its families in the order layout
+	// lists them (offTrack false: descs is a prefix of layout.descs), it
+	// needs no map of its own to find them, and finish reuses the layout's
+	// ranks instead of sorting the names.
+	layout   *layout
+	offTrack bool
+	index    map[*Desc]uint32 // the indexes in descs, once off the track
+	last     uint32           // the family added last
+}
+
+// layout is the order in which a scrape added its families and the order
+// of their names, kept between the scrapes of one exporter: a Kamailio
+// reports the same statistics in the same order scrape after scrape, so
+// the next page follows it without hashing each family or sorting the
+// names again (thousands of statistics, one family each). Immutable.
+type layout struct {
+	descs []*Desc          // distinct, in the order first added
+	index map[*Desc]uint32 // the indexes in descs
+	rank  []uint32         // by index in descs: the position of the name among the distinct names, sorted
+	names int              // the number of distinct names
 }
 
 // span is a tuple's place in page.labels.
@@ -72,17 +93,59 @@ func (p *page) add(d *Desc, v float64, values []string) bool {
 	if len(values) > 0 {
 		tuple = p.share(off)
 	}
-	di, ok := p.index[d]
-	if !ok {
-		if p.index == nil {
-			p.index = map[*Desc]uint32{}
-		}
-		di = uint32(len(p.descs))
-		p.descs = append(p.descs, d)
-		p.index[d] = di
-	}
-	p.samples = append(p.samples, sample{value: v, desc: di, tuple: tuple})
+	p.samples = append(p.samples, sample{value: v, desc: p.family(d), tuple: tuple})
 	return true
+}
+
+// family returns the index of d in p.descs, adding it when new.
+func (p *page) family(d *Desc) uint32 {
+	if len(p.descs) > 0 && p.descs[p.last] == d {
+		return p.last
+	}
+	i, ok := p.find(d)
+	if !ok {
+		i = uint32(len(p.descs))
+		p.descs = append(p.descs, d)
+		if p.index != nil {
+			p.index[d] = i
+		}
+	}
+	p.last = i
+	return i
+}
+
+// find returns the index of d in p.descs. On the track it looks in the
+// layout: d is either the next new family the layout lists, or one of the
+// families added so far, or leaves the track.
+func (p *page) find(d *Desc) (uint32, bool) {
+	if !p.offTrack {
+		n := len(p.descs)
+		if sh := p.layout; sh != nil {
+			if n < len(sh.descs) && sh.descs[n] == d {
+				return 0, false // descs is layout.descs[:n], which does not hold d
+			}
+			if i, ok := sh.index[d]; ok && int(i) < n {
+				return i, true
+			}
+		}
+		p.offTrack = true
+		p.index = make(map[*Desc]uint32, n+n/4)
+		for i, d := range p.descs {
+			p.index[d] = uint32(i)
+		}
+	}
+	i, ok := p.index[d]
+	return i, ok
+}
+
+// expected returns the family the page will add next if it follows the
+// previous scrape's order, or nil. A collector that would otherwise look a
+// family up by name (a statistic's) may take it when it matches.
+func (p *page) expected() *Desc {
+	if p.offTrack || p.layout == nil || len(p.descs) >= len(p.layout.descs) {
+		return nil
+	}
+	return p.layout.descs[len(p.descs)]
 }
 
 // share returns the offset of an earlier tuple equal to the one just
@@ -134,13 +197,18 @@ func (p *page) values(x *sample) []string {
 // compareSeries orders series as the exposition does: by family name, then
 // by label values in label name order.
 func (p *page) compareSeries(a, b *sample) int {
-	da, db := p.desc(a), p.desc(b)
-	if da != db {
+	if da, db := p.desc(a), p.desc(b); da != db {
 		if c := strings.Compare(da.name, db.name); c != 0 {
 			return c
 		}
 	}
-	na, nb := len(da.labels), len(db.labels)
+	return p.compareLabels(a, b)
+}
+
+// compareLabels orders series of one name by their label values in label
+// name order.
+func (p *page) compareLabels(a, b *sample) int {
+	na, nb := len(p.desc(a).labels), len(p.desc(b).labels)
 	if a.tuple == b.tuple && na == nb {
 		return 0
 	}
@@ -160,30 +228,60 @@ func (p *page) compareSeries(a, b *sample) int {
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in p.dropped, but series of shared families, which several
-// collectors are expected to fill.
-func (p *page) finish() {
-	// Stable: of equal series, the first added stays first. Family
-	// indexes grow in the order families were first added.
-	slices.SortStableFunc(p.samples, func(a, b sample) int { return p.compareSeries(&a, &b) })
-	out := p.samples[:0]
-	for i := 0; i < len(p.samples); {
-		name := p.desc(&p.samples[i]).name
+// collectors are expected to fill. Afterwards p.layout is this page's.
+// It returns the buffer the series were added to, which the page no longer
+// uses: the next scrape may add to it.
+//
+// The series are distributed by the rank of their family's name (stable,
+// so in the order added), then each name's series, when there are several
+// and they are not in order yet, are sorted by their label values: linear
+// in the series but for the families with many series, and the names are
+// sorted only when the families differ from the last scrape's.
+func (p *page) finish() (spare []sample) {
+	p.layout = p.nextLayout()
+	rank := p.layout.rank
+	// end[r] ends up as the end of name r's series in sorted.
+	end := make([]int, p.layout.names+1)
+	for _, x := range p.samples {
+		end[rank[x.desc]+1]++
+	}
+	for r := 1; r < len(end); r++ {
+		end[r] += end[r-1]
+	}
+	sorted := make([]sample, len(p.samples))
+	for _, x := range p.samples {
+		r := rank[x.desc]
+		sorted[end[r]] = x
+		end[r]++
+	}
+	byLabels := func(a, b sample) int { return p.compareLabels(&a, &b) }
+	out := sorted[:0]
+	for i := 0; i < len(sorted); {
 		j := i + 1
-		for j < len(p.samples) && p.desc(&p.samples[j]).name == name {
+		for j < len(sorted) && rank[sorted[j].desc] == rank[sorted[i].desc] {
 			j++
 		}
-		first := p.samples[i].desc
-		for _, x := range p.samples[i+1 : j] {
+		group := sorted[i:j]
+		i = j
+		if len(group) == 1 {
+			out = append(out, group[0])
+			continue
+		}
+		if !slices.IsSortedFunc(group, byLabels) {
+			slices.SortStableFunc(group, byLabels)
+		}
+		first := group[0].desc
+		for _, x := range group[1:] {
 			first = min(first, x.desc)
 		}
 		kept := len(out)
-		for _, x := range p.samples[i:j] {
+		for _, x := range group {
 			d := p.desc(&x)
 			if x.desc != first && !sameFamily(d, p.descs[first]) {
-				p.dropped = append(p.dropped, name+": conflicts with an earlier family of that name")
+				p.dropped = append(p.dropped, d.name+": conflicts with an earlier family of that name")
 				continue
 			}
-			if len(out) > kept && p.compareSeries(&out[len(out)-1], &x) == 0 {
+			if len(out) > kept && p.compareLabels(&out[len(out)-1], &x) == 0 {
 				if !d.shared {
 					p.dropped = append(p.dropped, p.key(&x))
 				}
@@ -191,10 +289,40 @@ func (p *page) finish() {
 			}
 			out = append(out, x)
 		}
-		i = j
 	}
-	clear(p.samples[len(out):])
-	p.samples = out
+	spare, p.samples = p.samples[:0], out
+	p.index = nil
+	return spare
+}
+
+// nextLayout returns the layout of the page's families: the previous one when
+// the page added the same families in the same order, else a new one.
+func (p *page) nextLayout() *layout {
+	if sh := p.layout; sh != nil && !p.offTrack && len(p.descs) == len(sh.descs) {
+		return sh
+	}
+	sh := &layout{descs: p.descs, index: p.index, rank: make([]uint32, len(p.descs))}
+	if sh.index == nil {
+		sh.index = make(map[*Desc]uint32, len(p.descs))
+		for i, d := range p.descs {
+			sh.index[d] = uint32(i)
+		}
+	}
+	order := make([]uint32, len(p.descs))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(p.descs[a].name, p.descs[b].name) })
+	for k, i := range order {
+		if k > 0 && p.descs[i].name != p.descs[order[k-1]].name {
+			sh.names++
+		}
+		sh.rank[i] = uint32(sh.names)
+	}
+	if len(order) > 0 {
+		sh.names++
+	}
+	return sh
 }
 
 // key renders a series for a log message.

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
 
 // The curated stats.fetch families of the reference exporter, with its
@@ -111,18 +113,14 @@ func init() {
 // string. Values are parsed exactly; a value that is not a number fails the
 // collector rather than being exported as a wrong number.
 func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
-	members, err := fetchStats(ctx, c)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
+	return eachStat(ctx, c, func(m binrpc.Member) error {
 		if !m.Named {
 			return fmt.Errorf("stats.fetch: unnamed member in reply")
 		}
 		series, curated := curatedStats[m.Name]
 		script, isScript := strings.CutPrefix(m.Name, "script.")
 		if !curated && !isScript && !cfg.AllStatistics {
-			continue
+			return nil
 		}
 		v, err := m.Value.Float()
 		if err != nil {
@@ -134,16 +132,20 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 			} else {
 				s.Add(series.desc, v, series.label)
 			}
-			continue
+			return nil
 		}
 		if class, method, ok := replyClassMethod(m.Name); ok {
 			s.Add(rcvRepliesByMethodDesc, v, class, method)
-			continue
+			return nil
 		}
-		var d *Desc
-		if isScript {
+		// Kamailio lists its statistics in the same order every time: the
+		// page expects this one's family unless the list changed.
+		d := s.page.expected()
+		switch {
+		case d != nil && d.stat != "" && d.stat == m.Name:
+		case isScript:
 			d = s.descs.get(descKey{script: true, name: script}, scriptDesc)
-		} else {
+		default:
 			d = s.descs.get(descKey{name: m.Name}, statDesc)
 		}
 		if d != nil {
@@ -151,8 +153,8 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 		} else {
 			s.dropped = append(s.dropped, "statistic "+m.Name+": name collides with an exporter family")
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // scriptDesc builds the family of a scripted statistic (statistics module
@@ -169,5 +171,7 @@ func scriptDesc(name string) *Desc {
 	if strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_bytes") {
 		typ = prometheus.CounterValue
 	}
-	return makeDesc(metric, "Scripted metric "+lower, typ)
+	d := makeDesc(metric, "Scripted metric "+lower, typ)
+	d.stat = "script." + name
+	return d
 }

@@ -78,7 +78,9 @@ func statDesc(key string) *Desc {
 	if reserved[base] {
 		return nil
 	}
-	return makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
+	d := makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
+	d.stat = strings.Clone(key) // key is part of a reply
+	return d
 }
 
 // rcvRepliesByMethodDesc folds core.rcv_replies_<class>_<method> into
@@ -105,34 +107,39 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 var statsGroups = []string{"core", "shmem", "tcp", "dns", "sl", "tmx", "dialog", "registrar", "usrloc",
 	"websocket", "pike", "htable", "dispatcher", "siptrace", "tsilo", "mysql", "pgsql", "sanity", "script"}
 
-// fetchStats returns the members of "stats.fetch all", or of one request
-// per group when Kamailio cannot send them in one struct.
-func fetchStats(ctx context.Context, c Caller) ([]binrpc.Member, error) {
+// eachStat calls fn with each member of "stats.fetch all", or of one
+// request per group when Kamailio cannot send them in one struct. The
+// reply is walked one member at a time (binrpc.Value.Each): thousands of
+// statistics cost no member slice.
+func eachStat(ctx context.Context, c Caller, fn func(binrpc.Member) error) error {
+	ctx = binrpc.WithLazyDepth(ctx, 0)
 	vals, err := c.Call(ctx, "stats.fetch", "all")
 	if err == nil {
 		st, err := onlyStruct("stats.fetch", vals)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return st.Members, nil
+		return st.Each(fn)
 	}
 	var f *binrpc.FaultError
 	if !asFault(err, &f) || f.Code != 500 || !strings.Contains(strings.ToLower(f.Message), "internal") {
-		return nil, err
+		return err
 	}
 	// ctl answers a reply that overflows its buffers with 500 "Internal
 	// (server) error…": fall back to one request per group.
-	var members []binrpc.Member
 	for _, g := range statsGroups {
 		vals, gerr := c.Call(ctx, "stats.fetch", g+":")
 		if gerr != nil {
-			return nil, fmt.Errorf("stats.fetch all failed (%v); per group: %w", err, gerr)
+			return fmt.Errorf("stats.fetch all failed (%v); per group: %w", err, gerr)
 		}
 		for _, v := range vals {
-			if v.Kind == binrpc.KindStruct {
-				members = append(members, v.Members...)
+			if v.Kind != binrpc.KindStruct {
+				continue
+			}
+			if err := v.Each(fn); err != nil {
+				return err
 			}
 		}
 	}
-	return members, nil
+	return nil
 }
