@@ -110,8 +110,7 @@ type Exporter struct {
 	lastSize     atomic.Int64 // series of the last scrape
 	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
-	layout       atomic.Pointer[layout]   // the families of the last scrape (page.layout)
-	spare        atomic.Pointer[[]sample] // the buffer a scrape added its series to, for the next
+	layout       atomic.Pointer[layout] // the families of the last scrape (page.layout)
 	idle         idleConn
 
 	mu       sync.Mutex
@@ -206,11 +205,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 	}
 	if n, l := e.lastSize.Load(), e.lastLabels.Load(); n > 0 {
 		// The last scrape's size, so that the page is not copied growing.
-		if sp := e.spare.Swap(nil); sp != nil && cap(*sp) >= int(n+n/16) {
-			out.samples = (*sp)[:0]
-		} else {
-			out.samples = make([]sample, 0, n+n/16)
-		}
+		out.samples = make([]sample, 0, n+n/16)
 		out.labels = make([]byte, 0, l+l/16)
 	}
 	var statuses []status
@@ -223,8 +218,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		for _, st := range statuses {
 			s.Add(st.desc, st.value, st.labels...)
 		}
-		spare := out.finish()
-		e.spare.Store(&spare)
+		out.finish()
 		e.layout.Store(out.layout)
 		e.lastSize.Store(int64(len(out.samples)))
 		e.lastLabels.Store(int64(len(out.labels)))

@@ -229,15 +229,13 @@ func (p *page) compareLabels(a, b *sample) int {
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in p.dropped, but series of shared families, which several
 // collectors are expected to fill. Afterwards p.layout is this page's.
-// It returns the buffer the series were added to, which the page no longer
-// uses: the next scrape may add to it.
 //
 // The series are distributed by the rank of their family's name (stable,
 // so in the order added), then each name's series, when there are several
 // and they are not in order yet, are sorted by their label values: linear
 // in the series but for the families with many series, and the names are
 // sorted only when the families differ from the last scrape's.
-func (p *page) finish() (spare []sample) {
+func (p *page) finish() {
 	p.layout = p.nextLayout()
 	rank := p.layout.rank
 	// end[r] ends up as the end of name r's series in sorted.
@@ -248,11 +246,22 @@ func (p *page) finish() (spare []sample) {
 	for r := 1; r < len(end); r++ {
 		end[r] += end[r-1]
 	}
-	sorted := make([]sample, len(p.samples))
-	for _, x := range p.samples {
+	// dest[i] is where series i goes; the moves are made in place (each
+	// swap puts one series where it belongs), so that the page does not
+	// need a second copy of its series.
+	dest := make([]uint32, len(p.samples))
+	for i, x := range p.samples {
 		r := rank[x.desc]
-		sorted[end[r]] = x
+		dest[i] = uint32(end[r])
 		end[r]++
+	}
+	sorted := p.samples
+	for i := range dest {
+		for int(dest[i]) != i {
+			j := dest[i]
+			sorted[i], sorted[j] = sorted[j], sorted[i]
+			dest[i], dest[j] = dest[j], dest[i]
+		}
 	}
 	byLabels := func(a, b sample) int { return p.compareLabels(&a, &b) }
 	out := sorted[:0]
@@ -290,9 +299,8 @@ func (p *page) finish() (spare []sample) {
 			out = append(out, x)
 		}
 	}
-	spare, p.samples = p.samples[:0], out
+	p.samples = out
 	p.index = nil
-	return spare
 }
 
 // nextLayout returns the layout of the page's families: the previous one when
