@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// page holds the series of one scrape in a compact form: 24 bytes per
+// page holds the series of one scrape in a compact form: 16 bytes per
 // series plus its label values, which series with equal values added close
 // together share (a dispatcher destination's ten families, for one). The
 // collectors append to it while the scrape runs; finish then sorts it into
@@ -120,11 +120,11 @@ func (p *page) family(d *Desc) uint32 {
 func (p *page) find(d *Desc) (uint32, bool) {
 	if !p.offTrack {
 		n := len(p.descs)
-		if sh := p.layout; sh != nil {
-			if n < len(sh.descs) && sh.descs[n] == d {
+		if l := p.layout; l != nil {
+			if n < len(l.descs) && l.descs[n] == d {
 				return 0, false // descs is layout.descs[:n], which does not hold d
 			}
-			if i, ok := sh.index[d]; ok && int(i) < n {
+			if i, ok := l.index[d]; ok && int(i) < n {
 				return i, true
 			}
 		}
@@ -306,14 +306,14 @@ func (p *page) finish() {
 // nextLayout returns the layout of the page's families: the previous one when
 // the page added the same families in the same order, else a new one.
 func (p *page) nextLayout() *layout {
-	if sh := p.layout; sh != nil && !p.offTrack && len(p.descs) == len(sh.descs) {
-		return sh
+	if prev := p.layout; prev != nil && !p.offTrack && len(p.descs) == len(prev.descs) {
+		return prev
 	}
-	sh := &layout{descs: p.descs, index: p.index, rank: make([]uint32, len(p.descs))}
-	if sh.index == nil {
-		sh.index = make(map[*Desc]uint32, len(p.descs))
+	l := &layout{descs: p.descs, index: p.index, rank: make([]uint32, len(p.descs))}
+	if l.index == nil {
+		l.index = make(map[*Desc]uint32, len(p.descs))
 		for i, d := range p.descs {
-			sh.index[d] = uint32(i)
+			l.index[d] = uint32(i)
 		}
 	}
 	order := make([]uint32, len(p.descs))
@@ -323,14 +323,14 @@ func (p *page) nextLayout() *layout {
 	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(p.descs[a].name, p.descs[b].name) })
 	for k, i := range order {
 		if k > 0 && p.descs[i].name != p.descs[order[k-1]].name {
-			sh.names++
+			l.names++
 		}
-		sh.rank[i] = uint32(sh.names)
+		l.rank[i] = uint32(l.names)
 	}
 	if len(order) > 0 {
-		sh.names++
+		l.names++
 	}
-	return sh
+	return l
 }
 
 // key renders a series for a log message.
