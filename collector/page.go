@@ -238,7 +238,8 @@ func (p *page) compareLabels(a, b *sample) int {
 func (p *page) finish() {
 	p.layout = p.nextLayout()
 	rank := p.layout.rank
-	// end[r] ends up as the end of name r's series in sorted.
+	// end[r] ends up as the end of name r's series in sorted, end[names] as
+	// the number of series.
 	end := make([]int, p.layout.names+1)
 	for _, x := range p.samples {
 		end[rank[x.desc]+1]++
@@ -265,14 +266,14 @@ func (p *page) finish() {
 	}
 	byLabels := func(a, b sample) int { return p.compareLabels(&a, &b) }
 	out := sorted[:0]
-	for i := 0; i < len(sorted); {
-		j := i + 1
-		for j < len(sorted) && rank[sorted[j].desc] == rank[sorted[i].desc] {
-			j++
-		}
-		group := sorted[i:j]
-		i = j
-		if len(group) == 1 {
+	start := 0
+	for _, stop := range end[:len(end)-1] {
+		group := sorted[start:stop]
+		start = stop
+		switch len(group) {
+		case 0: // a family whose series a failed collector took back
+			continue
+		case 1:
 			out = append(out, group[0])
 			continue
 		}
