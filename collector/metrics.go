@@ -109,24 +109,27 @@ type descKey struct {
 const maxCachedDescs = 100000
 
 // get returns the descriptor of k, built by build(k.name) on first use.
+// build gets the name cloned, for k.name is a substring of a reply that the
+// cache and the descriptor outlive: the key and the descriptor share it.
 func (c *descCache) get(k descKey, build func(string) *Desc) *Desc {
-	if c == nil {
-		return build(k.name)
+	if c != nil {
+		c.mu.RLock()
+		d, ok := c.m[k]
+		c.mu.RUnlock()
+		if ok {
+			return d
+		}
 	}
-	c.mu.RLock()
-	d, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
+	k.name = strings.Clone(k.name)
+	d := build(k.name)
+	if c == nil {
 		return d
 	}
-	d = build(k.name)
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[descKey]*Desc{}
 	}
 	if len(c.m) < maxCachedDescs {
-		// Cloned: the name is a substring of a reply the cache outlives.
-		k.name = strings.Clone(k.name)
 		c.m[k] = d
 	}
 	c.mu.Unlock()

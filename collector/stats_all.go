@@ -60,7 +60,8 @@ func gaugeStat(group, name string) bool {
 	return false
 }
 
-// statDesc builds the family of a generic statistic; nil when its name
+// statDesc builds the family of a generic statistic (key kept as d.stat,
+// so not part of a reply: descCache.get clones it); nil when its name
 // would collide with a static family.
 func statDesc(key string) *Desc {
 	group, name, ok := strings.Cut(key, ".")
@@ -79,7 +80,7 @@ func statDesc(key string) *Desc {
 		return nil
 	}
 	d := makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
-	d.stat = strings.Clone(key) // key is part of a reply
+	d.stat = key
 	return d
 }
 
