@@ -25,13 +25,17 @@ import (
 // answer as promhttp.HandlerFor does: same content negotiation, gzip, name[]
 // filter, families sorted by name and series by label values.
 func (e *Exporter) Handler(others prometheus.Gatherer, opts promhttp.HandlerOpts, logger *slog.Logger) http.Handler {
-	own := prometheus.NewRegistry()
-	own.MustRegister(e)
 	return &handler{
-		e:        e,
-		others:   others,
-		logger:   logger,
-		fallback: promhttp.HandlerFor(prometheus.Gatherers{others, own}, opts),
+		e:      e,
+		others: others,
+		logger: logger,
+		// Built on the first request that needs it: /probe makes a handler
+		// per request, and most take the text path.
+		fallback: sync.OnceValue(func() http.Handler {
+			own := prometheus.NewRegistry()
+			own.MustRegister(e)
+			return promhttp.HandlerFor(prometheus.Gatherers{others, own}, opts)
+		}),
 	}
 }
 
@@ -39,7 +43,7 @@ type handler struct {
 	e        *Exporter
 	others   prometheus.Gatherer
 	logger   *slog.Logger
-	fallback http.Handler
+	fallback func() http.Handler // the registry's path, for other formats
 }
 
 var (
@@ -50,7 +54,7 @@ var (
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
-		h.fallback.ServeHTTP(w, r)
+		h.fallback().ServeHTTP(w, r)
 		return
 	}
 	p := h.e.sharedScrape()
