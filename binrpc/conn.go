@@ -440,7 +440,7 @@ func (c *Conn) fail(ctx context.Context, method string, err error, p *Pending) e
 	return err
 }
 
-// abandon completes every request in flight but except with ErrAbandoned.
+// abandon completes every request in flight but except, with ErrAbandoned.
 func (c *Conn) abandon(except *Pending) {
 	for _, q := range c.queue {
 		if q != except {
