@@ -46,6 +46,18 @@ type customMetricsGatherer struct {
 
 const customCollector = "custom_metrics"
 
+// republished are the families that Kamailio's xhttp_prom module derives
+// from values the exporter reads itself (with xhttp_prom_stats "all" on
+// 6.x: tls.info's; with xhttp_prom_pkg_stats: pkg.stats'). The exporter's
+// own series are kept; these copies are dropped without a warning, which is
+// kept for collisions nobody expects.
+var republished = map[string]bool{
+	"kamailio_tls_max_connections":               true,
+	"kamailio_tls_opened_connections":            true,
+	"kamailio_tls_clear_text_write_queued_bytes": true,
+	"kamailio_pkgmem_used":                       true,
+}
+
 func newCustomMetricsGatherer(ours prometheus.Gatherer, url string, timeout time.Duration, logger *slog.Logger) *customMetricsGatherer {
 	return &customMetricsGatherer{ours: ours, url: url, timeout: timeout, client: &http.Client{}, logger: logger}
 }
@@ -66,6 +78,10 @@ func (g *customMetricsGatherer) Gather() ([]*dto.MetricFamily, error) {
 	ours = addScrapeSample(ours, byName, "kamailio_scrape_collector_success", "kamailio_exporter: Whether a collector succeeded.", success)
 	ours = addScrapeSample(ours, byName, "kamailio_scrape_collector_duration_seconds", "kamailio_exporter: Duration of a collector scrape.", time.Since(begin).Seconds())
 	for _, f := range theirs {
+		if republished[f.GetName()] {
+			g.logger.Debug("dropping xhttp_prom's copy of an exporter family", "family", f.GetName())
+			continue
+		}
 		if _, clash := byName[f.GetName()]; clash {
 			g.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
 			continue

@@ -166,3 +166,39 @@ func TestRTPProxy(t *testing.T) {
 		t.Fatalf("garbage upstream: %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// xhttp_prom's copies of the exporter's own families are dropped quietly;
+// a collision nobody expects is a warning.
+func TestCustomMetricsExpectedCollisions(t *testing.T) {
+	page := "# TYPE kamailio_tls_opened_connections gauge\nkamailio_tls_opened_connections 3\n" +
+		"# TYPE kamailio_pkgmem_used gauge\nkamailio_pkgmem_used{pid=\"1\",rank=\"0\",desc=\"main\"} 9\n" +
+		"# TYPE kamailio_demo_level gauge\nkamailio_demo_level 42\n"
+	for _, tc := range []struct {
+		name, extra string
+		warn        bool
+	}{
+		{"expected", "", false},
+		{"unexpected", "# TYPE kamailio_up gauge\nkamailio_up 7\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, page+tc.extra) }))
+			defer srv.Close()
+			var log bytes.Buffer
+			logger := promslog.New(&promslog.Config{Writer: &log})
+			fams, err := newCustomMetricsGatherer(ourRegistry(), srv.URL, time.Second, logger).Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := render(t, fams)
+			if strings.Contains(out, "kamailio_tls_opened_connections") || strings.Contains(out, "kamailio_pkgmem_used") {
+				t.Errorf("xhttp_prom's copies kept:\n%s", out)
+			}
+			if !strings.Contains(out, "kamailio_demo_level 42") {
+				t.Errorf("user-defined family lost:\n%s", out)
+			}
+			if got := strings.Contains(log.String(), "level=WARN"); got != tc.warn {
+				t.Errorf("warning logged: %v, want %v:\n%s", got, tc.warn, log.String())
+			}
+		})
+	}
+}

@@ -13,12 +13,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the .json golden files from the recordings")
 
-// recordings returns the replies recorded from a real Kamailio by
-// scripts/record-replies.sh: each NAME.bin holds one whole packet (header
-// and payload) as ctl sent it.
+// recordings returns the replies recorded from real Kamailio releases by
+// scripts/record-replies.sh: each RELEASE/NAME.bin holds one whole packet
+// (header and payload) as ctl sent it; the map's keys are RELEASE/NAME.
 func recordings(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	files, err := filepath.Glob("testdata/replies/*.bin")
+	files, err := filepath.Glob("testdata/replies/*/*.bin")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -31,7 +31,8 @@ func recordings(tb testing.TB) map[string][]byte {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out[strings.TrimSuffix(filepath.Base(f), ".bin")] = b
+		name, _ := filepath.Rel("testdata/replies", strings.TrimSuffix(f, ".bin"))
+		out[filepath.ToSlash(name)] = b
 	}
 	return out
 }

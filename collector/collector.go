@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -110,6 +111,7 @@ type Exporter struct {
 	lastSize     atomic.Int64 // series of the last scrape
 	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
+	once         onceLog // warnings logged in this Kamailio run
 	layout       atomic.Pointer[layout] // the families of the last scrape (page.layout)
 	idle         idleConn
 
@@ -260,6 +262,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		}
 		s := newSink(e.logger, out)
 		s.descs = &e.descs
+		s.once = &e.once
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
 		addStatus(durationDesc, time.Since(begin).Seconds(), c.name)
@@ -318,6 +321,7 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	if cached != nil {
 		return cached, nil
 	}
+	e.once.reset() // a new Kamailio run, or the first scrape
 	methods, err := listAllMethods(ctx, c)
 	if err != nil {
 		e.forgetMethods()
@@ -643,13 +647,24 @@ func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) 
 		if !ok {
 			continue
 		}
-		n, err := v.Float()
+		n, err := asSample(v, f.desc)
 		if err != nil {
 			return fmt.Errorf("member %q: %w", f.key, err)
 		}
 		s.Add(f.desc, n, labelValues...)
 	}
 	return nil
+}
+
+// asSample is v as a sample of d. ctl sends a C int as a 32-bit BINRPC
+// int: a counter held in an unsigned int (tm.stats') arrives negative once
+// it passes 2^31, and is read back as unsigned.
+func asSample(v binrpc.Value, d *Desc) (float64, error) {
+	n, err := v.Float()
+	if err == nil && n < 0 && d.typ == prometheus.CounterValue && v.Kind == binrpc.KindInt && n >= math.MinInt32 {
+		n += 1 << 32
+	}
+	return n, err
 }
 
 func asFault(err error, f **binrpc.FaultError) bool { return errors.As(err, f) }

@@ -76,6 +76,43 @@ type Sink struct {
 	start   int      // the first sample of this collector on the page
 	labels  int      // the page's label bytes when it started
 	dropped []string // series dropped as invalid, for the log
+	once    *onceLog // nil: every warnOnce logs
+}
+
+// onceLog remembers the warnings logged during one Kamailio run, so that a
+// problem that every scrape meets is logged once, not every scrape.
+type onceLog struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether key is new, and remembers it.
+func (o *onceLog) first(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[key] {
+		return false
+	}
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	o.seen[key] = true
+	return true
+}
+
+// reset forgets the warnings: Kamailio restarted.
+func (o *onceLog) reset() {
+	o.mu.Lock()
+	o.seen = nil
+	o.mu.Unlock()
+}
+
+// warnOnce logs msg as a warning the first time key is seen in this
+// Kamailio run.
+func (s *Sink) warnOnce(key, msg string, attrs ...any) {
+	if s.logger != nil && (s.once == nil || s.once.first(key)) {
+		s.logger.Warn(msg, attrs...)
+	}
 }
 
 func newSink(logger *slog.Logger, p *page) *Sink {

@@ -138,16 +138,6 @@ func (p *page) find(d *Desc) (uint32, bool) {
 	return i, ok
 }
 
-// expected returns the family the page will add next if it follows the
-// previous scrape's order, or nil. A collector that would otherwise look a
-// family up by name (a statistic's) may take it when it matches.
-func (p *page) expected() *Desc {
-	if p.offTrack || p.layout == nil || len(p.descs) >= len(p.layout.descs) {
-		return nil
-	}
-	return p.layout.descs[len(p.descs)]
-}
-
 // share returns the offset of an earlier tuple equal to the one just
 // written at off, dropping the new copy, or off when there is none.
 func (p *page) share(off int) uint32 {

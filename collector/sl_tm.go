@@ -51,7 +51,7 @@ func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
 		if !m.Named || !isCode(m.Name) {
 			continue
 		}
-		v, err := m.Value.Float()
+		v, err := asSample(m.Value, d)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", method, m.Name, err)
 		}

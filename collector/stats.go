@@ -76,13 +76,10 @@ var curatedStats = func() map[string]statSeries {
 		"tmx.UAS_transactions":           {tmxTypeDesc, "uas"},
 		"tmx.active_transactions":        {tmxDesc, "active"},
 		"tmx.inuse_transactions":         {tmxDesc, "inuse"},
-	}
-	for _, meth := range []string{"ack", "bye", "cancel", "info", "invite", "message", "notify",
-		"options", "prack", "publish", "refer", "register", "subscribe", "update"} {
-		m["core.rcv_requests_"+meth] = statSeries{coreRcvRequestDesc, meth}
-	}
-	for _, code := range []string{"18x", "1xx", "2xx", "3xx", "401", "404", "407", "408", "480", "486", "4xx", "5xx", "6xx"} {
-		m["core.rcv_replies_"+code] = statSeries{coreRcvReplyDesc, code}
+		// 6.x's tls group repeats tls.info: one family for each value.
+		"tls.max_connections":               {tlsMaxConnectionsDesc, ""},
+		"tls.opened_connections":            {tlsOpenedDesc, ""},
+		"tls.clear_text_write_queued_bytes": {tlsClearTextQueuedDesc, ""},
 	}
 	for _, code := range []string{"1xx", "200", "202", "2xx", "300", "301", "302", "3xx", "400", "401",
 		"403", "404", "407", "408", "483", "4xx", "500", "5xx", "6xx"} {
@@ -104,6 +101,24 @@ var curatedStats = func() map[string]statSeries {
 	return m
 }()
 
+// curatedStat returns the reference family of a statistic. Besides the
+// fixed names, every core.rcv_requests_<method> is a method of
+// kamailio_core_rcv_request_total and every core.rcv_replies_<code> a code
+// of kamailio_core_rcv_reply_total, so that one query works on every
+// release (6.0 added 23 codes, 6.1 the kdmq method).
+func curatedStat(name string) (statSeries, bool) {
+	if st, ok := curatedStats[name]; ok {
+		return st, true
+	}
+	if code, ok := strings.CutPrefix(name, "core.rcv_replies_"); ok && isCode(code) {
+		return statSeries{coreRcvReplyDesc, code}, true
+	}
+	if method, ok := strings.CutPrefix(name, "core.rcv_requests_"); ok && method != "" {
+		return statSeries{coreRcvRequestDesc, method}, true
+	}
+	return statSeries{}, false
+}
+
 func init() {
 	register("stats.fetch", "core and module statistics, scripted statistics", updateStatsFetch)
 	register("core.shmmem", "shared memory, when stats.fetch does not report it", updateCoreShmmem)
@@ -113,48 +128,63 @@ func init() {
 // string. Values are parsed exactly; a value that is not a number fails the
 // collector rather than being exported as a wrong number.
 func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
-	return eachStat(ctx, c, func(m binrpc.Member) error {
+	return eachStat(ctx, c, s, func(m binrpc.Member) error {
 		if !m.Named {
 			return fmt.Errorf("stats.fetch: unnamed member in reply")
 		}
-		series, curated := curatedStats[m.Name]
-		script, isScript := strings.CutPrefix(m.Name, "script.")
-		if !curated && !isScript && !cfg.AllStatistics {
+		d, labels, ok := statFamily(m.Name, cfg.AllStatistics, s.descs)
+		if !ok {
 			return nil
 		}
 		v, err := m.Value.Float()
 		if err != nil {
 			return fmt.Errorf("stats.fetch: %s: %w", m.Name, err)
 		}
-		if curated {
-			if series.label == "" {
-				s.Add(series.desc, v)
-			} else {
-				s.Add(series.desc, v, series.label)
-			}
-			return nil
-		}
-		if class, method, ok := replyClassMethod(m.Name); ok {
-			s.Add(rcvRepliesByMethodDesc, v, class, method)
-			return nil
-		}
-		// Kamailio lists its statistics in the same order every time: the
-		// page expects this one's family unless the list changed.
-		d := s.page.expected()
-		switch {
-		case d != nil && d.stat != "" && d.stat == m.Name:
-		case isScript:
-			d = s.descs.get(descKey{script: true, name: script}, scriptDesc)
-		default:
-			d = s.descs.get(descKey{name: m.Name}, statDesc)
-		}
-		if d != nil {
-			s.Add(d, v)
-		} else {
+		if d == nil {
 			s.dropped = append(s.dropped, "statistic "+m.Name+": name collides with an exporter family")
+			return nil
 		}
+		s.Add(d, v, labels...)
 		return nil
 	})
+}
+
+// statFamily returns the family and label values of the statistic
+// "group.name": a reference family, a scripted one, or (with all) a
+// generic one; ok is false when the statistic is not exported, and d nil
+// when its name collides with a static family.
+func statFamily(name string, all bool, descs *descCache) (d *Desc, labels []string, ok bool) {
+	if series, ok := curatedStat(name); ok {
+		if series.label == "" {
+			return series.desc, nil, true
+		}
+		return series.desc, []string{series.label}, true
+	}
+	if script, ok := strings.CutPrefix(name, "script."); ok {
+		return descs.get(descKey{script: true, name: script}, scriptDesc), nil, true
+	}
+	if !all {
+		return nil, nil, false
+	}
+	if class, method, ok := replyClassMethod(name); ok {
+		return rcvRepliesByMethodDesc, []string{class, method}, true
+	}
+	return descs.get(descKey{name: name}, statDesc), nil, true
+}
+
+// StatisticSeries tells under which series the statistic "group.name" (as
+// stats.fetch names it) is exported with --kamailio.all-statistics: its
+// family and labels; ok is false when it is not exported.
+func StatisticSeries(name string) (family string, labels map[string]string, ok bool) {
+	d, values, ok := statFamily(name, true, nil)
+	if !ok || d == nil {
+		return "", nil, false
+	}
+	labels = make(map[string]string, len(values))
+	for i, v := range values {
+		labels[d.labels[i]] = v
+	}
+	return d.name, labels, true
 }
 
 // scriptDesc builds the family of a scripted statistic (statistics module

@@ -19,27 +19,72 @@ import (
 // Kamailio's statistics are counters unless they hold a current value; the
 // gauges are listed in gaugeStats or recognised by gaugeStat's rules.
 
-// gaugeStats are Kamailio's non-cumulative statistics (current values and
-// configuration values), by "group.name".
+// gaugeStats are Kamailio's statistics that are not cumulative (current
+// values, averages, high-water marks, configuration values), by
+// "group.name": the gauges of testdata/stat_types.tsv, which gives the
+// Kamailio source line behind each entry.
 var gaugeStats = map[string]bool{
-	"dialog.active_dialogs":                   true,
-	"dialog.early_dialogs":                    true,
-	"registrar.default_expire":                true,
-	"registrar.default_expires_range":         true,
-	"registrar.expires_range":                 true,
-	"registrar.max_contacts":                  true,
-	"registrar.max_expires":                   true,
-	"usrloc.registered_users":                 true,
-	"tmx.active_transactions":                 true,
-	"tmx.inuse_transactions":                  true,
-	"pike.blocked_ips":                        true,
-	"websocket.ws_current_connections":        true,
-	"websocket.ws_max_concurrent_connections": true,
-	"websocket.ws_sip_current_connections":    true,
-	"websocket.ws_msrp_current_connections":   true,
-	"tsilo.stored_ruris":                      true,
-	"tsilo.stored_transactions":               true,
-	"htable.items":                            true,
+	"tcp.current_opened_connections":               true,
+	"tcp.current_write_queue_size":                 true,
+	"sctp.current_opened_connections":              true,
+	"sctp.current_tracked_connections":             true,
+	"cdp.queuelength":                              true,
+	"cdp.average_response_time":                    true,
+	"dialog.active_dialogs":                        true,
+	"dialog.early_dialogs":                         true,
+	"httpclient.connections":                       true,
+	"imc.active_rooms":                             true,
+	"ims_auth.mar_avg_response_time":               true,
+	"ims_qos.active_registration_rx_sessions":      true,
+	"ims_qos.registration_aar_avg_response_time":   true,
+	"ims_qos.active_media_rx_sessions":             true,
+	"ims_qos.media_aar_avg_response_time":          true,
+	"ims_charging.active_ro_sessions":              true,
+	"ims_charging.ccr_avg_response_time":           true,
+	"dialog_ng.active":                             true,
+	"dialog_ng.early":                              true,
+	"ims_icscf.uar_avg_response_time":              true,
+	"ims_icscf.lir_avg_response_time":              true,
+	"ims_registrar_scscf.max_expires":              true,
+	"ims_registrar_scscf.max_contacts":             true,
+	"ims_registrar_scscf.default_expire":           true,
+	"ims_registrar_scscf.default_expires_range":    true,
+	"ims_registrar_scscf.sar_avg_response_time":    true,
+	"ims_registrar_scscf.notifies_in_q":            true,
+	"usrloc.registered_users":                      true,
+	"p_usrloc.registered_users":                    true,
+	"ims_usrloc_pcscf.registered_contacts":         true,
+	"ims_usrloc_scscf.active_subscriptions":        true,
+	"ims_usrloc_scscf.subscription_collisions":     true,
+	"ims_usrloc_scscf.impu_collisions":             true,
+	"ims_usrloc_scscf.contact_collisions":          true,
+	"ims_usrloc_scscf.active_impus":                true,
+	"ims_usrloc_scscf.active_contacts":             true,
+	"nat_traversal.keepalive_endpoints":            true,
+	"nat_traversal.registered_endpoints":           true,
+	"nat_traversal.subscribed_endpoints":           true,
+	"nat_traversal.dialog_endpoints":               true,
+	"registrar.max_expires":                        true,
+	"registrar.max_contacts":                       true,
+	"registrar.default_expire":                     true,
+	"registrar.default_expires_range":              true,
+	"registrar.expires_range":                      true,
+	"tls.opened_connections":                       true,
+	"tls.max_connections":                          true,
+	"tls.clear_text_write_queued_bytes":            true,
+	"tmx.inuse_transactions":                       true,
+	"tmx.active_transactions":                      true,
+	"tsilo.stored_ruris":                           true,
+	"tsilo.stored_transactions":                    true,
+	"uac.regtotal":                                 true,
+	"uac.regactive":                                true,
+	"uac.regdisabled":                              true,
+	"websocket.ws_current_connections":             true,
+	"websocket.ws_max_concurrent_connections":      true,
+	"websocket.ws_sip_current_connections":         true,
+	"websocket.ws_sip_max_concurrent_connections":  true,
+	"websocket.ws_msrp_current_connections":        true,
+	"websocket.ws_msrp_max_concurrent_connections": true,
 }
 
 // gaugeStat tells whether a statistic holds a current value.
@@ -103,18 +148,17 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 	return class, method, true
 }
 
-// statsGroups are fetched one request each when "stats.fetch all" is too
-// large for ctl's struct size limit (binrpc_struct_max_body_size).
-var statsGroups = []string{"core", "shmem", "tcp", "dns", "sl", "tmx", "dialog", "registrar", "usrloc",
-	"websocket", "pike", "htable", "dispatcher", "siptrace", "tsilo", "mysql", "pgsql", "sanity", "script"}
-
-// eachStat calls fn with each member of "stats.fetch all", or of one
-// request per group when Kamailio cannot send them in one struct. The
-// reply is walked one member at a time (binrpc.Value.Each): thousands of
-// statistics cost no member slice.
-func eachStat(ctx context.Context, c Caller, fn func(binrpc.Member) error) error {
-	ctx = binrpc.WithLazyDepth(ctx, 0)
-	vals, err := c.Call(ctx, "stats.fetch", "all")
+// eachStat calls fn with each statistic, named "group.name". It asks
+// "stats.fetch all", walked one member at a time (binrpc.Value.Each):
+// thousands of statistics cost no member slice. ctl answers a struct larger
+// than binrpc_struct_max_body_size (8 KB by default, a few hundred
+// statistics) with 500 "Internal error"; then it asks
+// "stats.get_statistics all", whose reply is an array of
+// "group:name = value" strings, bound only by binrpc_max_body_size (32 KB).
+// When that is too large too, it reads the statistics group by group (see
+// eachGroup). Any other fault is returned as it is.
+func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
+	vals, err := c.Call(binrpc.WithLazyDepth(ctx, 0), "stats.fetch", "all")
 	if err == nil {
 		st, err := onlyStruct("stats.fetch", vals)
 		if err != nil {
@@ -122,25 +166,113 @@ func eachStat(ctx context.Context, c Caller, fn func(binrpc.Member) error) error
 		}
 		return st.Each(fn)
 	}
-	var f *binrpc.FaultError
-	if !asFault(err, &f) || f.Code != 500 || !strings.Contains(strings.ToLower(f.Message), "internal") {
+	if !tooLarge(err) {
 		return err
 	}
-	// ctl answers a reply that overflows its buffers with 500 "Internal
-	// (server) error…": fall back to one request per group.
-	for _, g := range statsGroups {
-		vals, gerr := c.Call(ctx, "stats.fetch", g+":")
-		if gerr != nil {
-			return fmt.Errorf("stats.fetch all failed (%v); per group: %w", err, gerr)
+	vals, err = c.Call(ctx, "stats.get_statistics", "all")
+	if err == nil {
+		return eachStatLine(vals, fn)
+	}
+	if !tooLarge(err) {
+		return fmt.Errorf("stats.fetch all: too large for ctl; stats.get_statistics all: %w", err)
+	}
+	return eachGroup(ctx, c, s, fn)
+}
+
+// tooLarge reports whether err is ctl's answer to a reply that overflows
+// its buffers: 500 "Internal error".
+func tooLarge(err error) bool {
+	var f *binrpc.FaultError
+	return asFault(err, &f) && f.Code == 500 && strings.Contains(strings.ToLower(f.Message), "internal")
+}
+
+// eachStatLine calls fn with each "group:name = value" string of a
+// stats.get_statistics reply, as the member "group.name" of stats.fetch.
+func eachStatLine(vals []binrpc.Value, fn func(binrpc.Member) error) error {
+	for _, v := range vals {
+		if v.Kind != binrpc.KindString {
+			return fmt.Errorf("stats.get_statistics: want strings, got %s", shape(vals))
 		}
+		group, rest, ok1 := strings.Cut(v.Str, ":")
+		i := strings.LastIndex(rest, " = ")
+		if !ok1 || i < 0 {
+			return fmt.Errorf("stats.get_statistics: %q is not \"group:name = value\"", v.Str)
+		}
+		if err := fn(binrpc.Named(group+"."+rest[:i], binrpc.String(rest[i+3:]))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statsGroupSuccessDesc says, when the statistics are read group by group,
+// which groups could be read.
+var statsGroupSuccessDesc = newDesc(namespace+"_stats_group_success",
+	"Whether the statistics of a group could be read (1) or were too large for ctl's reply limits (0); present only when all statistics together are too large for one reply.",
+	prometheus.GaugeValue, "group")
+
+// knownStatGroups are the statistic groups of Kamailio 5.6 to 6.1, read one
+// by one when Kamailio lists none (cnt.grps_list needs the counters module).
+var knownStatGroups = []string{"core", "shmem", "tcp", "dns", "sctp", "sl", "tmx", "dialog", "registrar",
+	"usrloc", "websocket", "pike", "siptrace", "tsilo", "mysql", "script", "uac", "nat_traversal",
+	"cdp", "httpclient", "http_async_client", "msilo", "p_usrloc", "sipcapture", "snmpstats", "sst",
+	"dialog_ng", "ims_auth", "ims_charging", "ims_icscf", "ims_isc", "ims_qos", "ims_registrar_pcscf",
+	"ims_registrar_scscf", "ims_usrloc_pcscf", "ims_usrloc_scscf", "tls", "kafka"}
+
+// eachGroup reads the statistics one group at a time: "stats.fetch
+// group:", or for a group too large for one struct "stats.get_statistics
+// group:". A group that cannot be read either way is reported (log once
+// per exporter, kamailio_stats_group_success 0) and the others are kept.
+func eachGroup(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
+	groups := knownStatGroups
+	if vals, err := c.Call(ctx, "cnt.grps_list"); err == nil && len(vals) > 0 {
+		groups = make([]string, 0, len(vals))
 		for _, v := range vals {
-			if v.Kind != binrpc.KindStruct {
-				continue
+			if v.Kind == binrpc.KindString {
+				groups = append(groups, v.Str)
 			}
-			if err := v.Each(fn); err != nil {
+		}
+	} else if err != nil && !binrpc.IsMethodNotFound(err) {
+		return fmt.Errorf("cnt.grps_list: %w", err)
+	}
+	for _, g := range groups {
+		vals, err := c.Call(binrpc.WithLazyDepth(ctx, 0), "stats.fetch", g+":")
+		if err == nil {
+			n := 0
+			for _, v := range vals {
+				if v.Kind != binrpc.KindStruct {
+					continue
+				}
+				err := v.Each(func(m binrpc.Member) error {
+					n++
+					return fn(m)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if n > 0 { // a group of the list that this Kamailio lacks is empty
+				s.Add(statsGroupSuccessDesc, 1, g)
+			}
+			continue
+		}
+		if !tooLarge(err) {
+			return fmt.Errorf("stats.fetch %s: %w", g, err)
+		}
+		vals, err = c.Call(ctx, "stats.get_statistics", g+":")
+		if err == nil {
+			if err := eachStatLine(vals, fn); err != nil {
 				return err
 			}
+			s.Add(statsGroupSuccessDesc, 1, g)
+			continue
 		}
+		if !tooLarge(err) {
+			return fmt.Errorf("stats.get_statistics %s: %w", g, err)
+		}
+		s.Add(statsGroupSuccessDesc, 0, g)
+		s.warnOnce("stats group "+g, "statistics group too large for ctl's reply limits: not exported; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)",
+			"group", g)
 	}
 	return nil
 }

@@ -7,10 +7,11 @@ import (
 )
 
 var (
-	tlsOpenedDesc = newDesc(namespace+"_tls_opened_connections",
-		"TLS Opened Connections", prometheus.GaugeValue)
-	tlsClearTextQueuedDesc = newDesc(namespace+"_tls_clear_text_write_queued_bytes",
-		"TLS Opened Connections", prometheus.GaugeValue)
+	// Also filled by 6.x's stats.fetch (group tls): the first sample wins.
+	tlsOpenedDesc = sharedDesc(newDesc(namespace+"_tls_opened_connections",
+		"TLS Opened Connections", prometheus.GaugeValue))
+	tlsClearTextQueuedDesc = sharedDesc(newDesc(namespace+"_tls_clear_text_write_queued_bytes",
+		"TLS Opened Connections", prometheus.GaugeValue))
 )
 
 func init() {

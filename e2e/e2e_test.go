@@ -31,13 +31,16 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/families.golden")
+var update = flag.Bool("update", false, "rewrite testdata/RELEASE/families.golden")
 
 type env struct {
-	rundir string
-	bin    string
+	rundir  string
+	bin     string
+	release string // Kamailio's version, as core.version reports it
 }
 
 func setup(t *testing.T) env {
@@ -51,7 +54,13 @@ func setup(t *testing.T) env {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return env{rundir: rundir, bin: bin}
+	e := env{rundir: rundir, bin: bin}
+	if f := strings.Fields(kamcmd(t, e, "core.version")); len(f) > 1 {
+		e.release = f[1]
+	} else {
+		t.Fatalf("core.version: %q", f)
+	}
+	return e
 }
 
 func (e env) unixURI() string { return "unix://" + e.rundir + "/kamailio_ctl" }
@@ -69,6 +78,14 @@ func freePort(t *testing.T) string {
 // startExporter runs the exporter binary until the test ends and returns
 // its base URL.
 func startExporter(t *testing.T, e env, args ...string) string {
+	t.Helper()
+	base, _ := startExporterLog(t, e, args...)
+	return base
+}
+
+// startExporterLog is startExporter, also returning the file that holds
+// the exporter's log.
+func startExporterLog(t *testing.T, e env, args ...string) (string, string) {
 	t.Helper()
 	addr := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -93,7 +110,7 @@ func startExporter(t *testing.T, e env, args ...string) string {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(base + "/"); err == nil {
 			resp.Body.Close()
-			return base
+			return base, logf.Name()
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("exporter did not start listening within 10s")
@@ -170,7 +187,7 @@ func kamcmd(t *testing.T, e env, args ...string) string {
 // counters equal kamcmd's.
 func TestScrapeRealKamailio(t *testing.T) {
 	e := setup(t)
-	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
+	base, logFile := startExporterLog(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
 		"--collector.dispatcher.mapping=1:Carrier 1", "--collector.dialog.profiles=inbound",
 		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile",
 		"--kamailio.custom-metrics-url=http://127.0.0.1:8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics")
@@ -204,8 +221,9 @@ func TestScrapeRealKamailio(t *testing.T) {
 	}
 	sort.Strings(lines)
 	got := strings.Join(lines, "\n") + "\n"
-	golden := filepath.Join("testdata", "families.golden")
+	golden := filepath.Join("testdata", e.release, "families.golden")
 	if *update {
+		os.MkdirAll(filepath.Dir(golden), 0o755)
 		os.WriteFile(golden, []byte(got), 0o644)
 	}
 	want, err := os.ReadFile(golden)
@@ -270,6 +288,83 @@ func TestScrapeRealKamailio(t *testing.T) {
 	// promtool accepts the page, apart from the reference's legacy names.
 	page, _ := get(t, base+"/metrics")
 	checkPromtool(t, page)
+
+	// The same families on every release: reply codes and methods that
+	// newer releases add are labels of the reference families.
+	for name := range fams {
+		if strings.HasPrefix(name, "kamailio_stats_core_rcv_replies_") && name != "kamailio_stats_core_rcv_replies_by_method_total" ||
+			strings.HasPrefix(name, "kamailio_stats_core_rcv_requests_") || strings.HasPrefix(name, "kamailio_stats_tls_") {
+			t.Errorf("%s: a family of its own on %s", name, e.release)
+		}
+	}
+	// A healthy Kamailio is scraped without a warning.
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") && !strings.Contains(l, "no_such_profile") {
+			t.Errorf("logged: %s", l)
+		}
+	}
+}
+
+// statistics parses "kamcmd stats.get_statistics all": "group.name" → value.
+func statistics(t *testing.T, e env) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, l := range strings.Split(kamcmd(t, e, "stats.get_statistics", "all"), "\n") {
+		group, rest, ok := strings.Cut(strings.TrimSpace(l), ":")
+		name, value, ok2 := strings.Cut(rest, " = ")
+		if !ok || !ok2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("kamcmd: %q", l)
+		}
+		out[group+"."+name] = v
+	}
+	return out
+}
+
+// With ctl's default limits and the test config's 300 scripted statistics
+// no statistic is lost: every one that kamcmd lists is exported with its
+// value, although "stats.fetch all" is too large for ctl.
+func TestEveryStatisticExported(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "kamcmd", "-s", "unix:"+e.rundir+"/kamailio_ctl", "stats.fetch", "all").CombinedOutput()
+	if !strings.Contains(string(out), "500") {
+		t.Fatalf("the test's premise: stats.fetch all should be too large for ctl's default limits; it answered %.200s", out)
+	}
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI()) // --collector.stats.fetch.all is the default
+	before := statistics(t, e)
+	fams := scrape(t, base+"/metrics")
+	after := statistics(t, e)
+	if len(before) < 300 {
+		t.Fatalf("kamcmd lists %d statistics; the test config has 300 scripted ones", len(before))
+	}
+	if v, _ := find(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); v != 1 {
+		t.Fatalf("stats.fetch failed")
+	}
+	for stat, v0 := range before {
+		v1, ok := after[stat]
+		if !ok {
+			v1 = v0
+		}
+		fam, labels, ok := collector.StatisticSeries(stat)
+		if !ok {
+			t.Errorf("%s: not exported", stat)
+			continue
+		}
+		got, ok := find(fams, fam, labels)
+		if !ok || got < min(v0, v1) || got > max(v0, v1) {
+			t.Errorf("%s: %s%v = %v %v; kamcmd says %v, then %v", stat, fam, labels, got, ok, v0, v1)
+		}
+	}
+	t.Logf("%s: %d statistics, all exported", e.release, len(before))
 }
 
 func get(t *testing.T, url string) (string, int) {

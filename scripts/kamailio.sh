@@ -2,12 +2,15 @@
 # Install, start, stop and exercise the demo/test Kamailio (loopback only).
 #
 #   scripts/kamailio.sh install            Debian packages: kamailio, modules, sipp, prometheus
+#   scripts/kamailio.sh build   VERSION    build a release from ../shared/kamailio (5.8.8, 6.0.7,
+#                                          6.1.4) once, cached; prints its prefix
 #   scripts/kamailio.sh start   [RUNDIR]   start Kamailio with deploy/kamailio/kamailio.cfg
 #                                          (and rtpengine, unless RTPENGINE=0)
 #   scripts/kamailio.sh stop    [RUNDIR]   stop it (by pid file)
 #   scripts/kamailio.sh status  [RUNDIR]
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
+# start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set.
 # RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Its ctl
 # sockets: unix://RUNDIR/kamailio_ctl, unixd://RUNDIR/kamailio_ctl.dgram,
 # tcp://127.0.0.1:2046, udp://127.0.0.1:2047.
@@ -19,6 +22,12 @@ rundir=${1:-${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}}
 [ $# -gt 0 ] && shift
 
 packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl file rtpengine-daemon)
+
+# The release sources of the version matrix and the modules the tests load.
+sources=${KAMAILIO_SOURCES:-$root/../shared/kamailio}
+build_cache=${KAMAILIO_BUILD_CACHE:-/var/cache/kamailio_exporter}
+modules="ctl kex corex tm tmx sl rr pv maxfwd textops siputils xlog usrloc registrar dispatcher dialog htable rtpengine tls xhttp xhttp_prom statistics cfgutils sanity jsonrpcs dmq uac keepalive counters pike db_text"
+build_packages=(build-essential bison flex cmake pkg-config libssl-dev zlib1g-dev)
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 main_pid() { cat "$rundir/kamailio.main.pid" 2>/dev/null || true; }
@@ -45,6 +54,54 @@ install() {
   fi
 }
 
+# build VERSION builds kamailio-VERSION.tar.gz of $sources under
+# $build_cache/kamailio-VERSION-<sha256 prefix> (a later call with the same
+# archive reuses it) and prints that prefix on stdout; logs go to stderr.
+build() {
+  local version=${1:?usage: build VERSION} archive sum prefix work log
+  archive="$sources/kamailio-$version.tar.gz"
+  [ -f "$archive" ] || { echo "no $archive" >&2; exit 1; }
+  sum=$(sha256sum "$archive" | cut -c1-16)
+  prefix="$build_cache/kamailio-$version-$sum"
+  if [ -x "$prefix/sbin/kamailio" ] && [ -f "$prefix/.built" ]; then
+    echo "$prefix"
+    return 0
+  fi
+  local missing=()
+  for p in "${build_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  rm -rf "$prefix"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/kamailio-build.XXXXXX")
+  log="$work/build.log"
+  echo "building Kamailio $version into $prefix (log: $log)" >&2
+  local start=$SECONDS
+  tar -xzf "$archive" -C "$work"
+  if [ -f "$work/kamailio-$version/CMakeLists.txt" ] && [ "${version%%.*}" -ge 6 ]; then
+    cmake -S "$work/kamailio-$version" -B "$work/build" -DCMAKE_INSTALL_PREFIX="$prefix" \
+      -DCMAKE_BUILD_TYPE=Release -DMODULE_GROUP_NAME="" -DINCLUDE_MODULES="$modules" -DBUILD_DOC=OFF >"$log" 2>&1 &&
+      make -C "$work/build" -j3 >>"$log" 2>&1 && make -C "$work/build" install >>"$log" 2>&1 ||
+      { tail -40 "$log" >&2; exit 1; }
+  else
+    (cd "$work/kamailio-$version" &&
+      make PREFIX="$prefix" include_modules="$modules" skip_modules="%" cfg &&
+      make -j3 all && make install) >"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+  fi
+  # 5.8's make installs its modules under lib64/, CMake under lib/.
+  [ -d "$prefix/lib/kamailio/modules" ] || ln -s "$(ls -d "$prefix"/lib*/kamailio | head -1)" "$prefix/lib/kamailio" 2>/dev/null ||
+    { mkdir -p "$prefix/lib" && ln -s "$(ls -d "$prefix"/lib64/kamailio)" "$prefix/lib/kamailio"; }
+  touch "$prefix/.built"
+  rm -rf "$work"
+  echo "built Kamailio $version in $((SECONDS - start)) s" >&2
+  echo "$prefix"
+}
+
 start() {
   if pid_alive "$(main_pid)"; then
     echo "kamailio already running (pid $(main_pid)) in $rundir"
@@ -58,6 +115,9 @@ start() {
   for f in kamailio.cfg tls.cfg dispatcher.list; do
     sed "s|@RUNDIR@|$rundir|g" "$root/deploy/kamailio/$f" > "$rundir/$f"
   done
+  for i in $(seq -w 1 300); do
+    echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
+  done > "$rundir/statistics.cfg"
   local defines=()
   if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
     if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
@@ -75,9 +135,11 @@ start() {
     done
     defines=(-A WITH_RTPENGINE)
   fi
-  kamailio -c "${defines[@]}" -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }
+  local kamailio=kamailio
+  [ -n "${KAMAILIO_PREFIX:-}" ] && kamailio=$KAMAILIO_PREFIX/sbin/kamailio
+  "$kamailio" -c "${defines[@]}" -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }
   # -DD: stay in the foreground (children are still forked); we keep the pid.
-  kamailio -DD -E "${defines[@]}" -f "$rundir/kamailio.cfg" -P "$rundir/kamailio.pid" -Y "$rundir" -w "$rundir" \
+  "$kamailio" -DD -E "${defines[@]}" -f "$rundir/kamailio.cfg" -P "$rundir/kamailio.pid" -Y "$rundir" -w "$rundir" \
     -m 64 -M 8 >> "$rundir/kamailio.log" 2>&1 < /dev/null &
   echo $! > "$rundir/kamailio.main.pid"
   for _ in $(seq 1 100); do
@@ -156,6 +218,7 @@ traffic() {
 
 case "$cmd" in
   install) install ;;
+  build) build "${rundir##*/}" ;; # the argument is the version
   start) start ;;
   stop) stop ;;
   status) status ;;

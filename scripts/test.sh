@@ -63,7 +63,7 @@ fuzz binrpc FuzzDecodePayload
 fuzz binrpc FuzzParseHeader
 fuzz collector FuzzCollectors
 
-step "end-to-end against a real Kamailio"
+step "end-to-end against a real Kamailio: Debian's, then the releases of ../shared/kamailio"
 rundir=$(mktemp -d /tmp/kamailio_exporter-test.XXXXXX)
 export KAMAILIO_RUNDIR="$rundir"
 cleanup() {
@@ -72,10 +72,36 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-scripts/kamailio.sh start "$rundir"
-scripts/kamailio.sh traffic "$rundir" 20
-go test -race -count=1 -tags e2e -v ./e2e 2>&1 | tee "$rundir/e2e.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go)' || true
-grep -q '^ok' "$rundir/e2e.log" || { cat "$rundir/e2e.log"; exit 1; }
+# e2e [PREFIX]: start the test Kamailio (Debian's, or the build at PREFIX),
+# send it traffic, run the end-to-end tests, stop it; prints the times.
+e2e() {
+  local prefix=${1:-} label=${1:+$(basename "$1")} t0=$SECONDS log
+  label=${label:-debian}
+  export KAMAILIO_PREFIX=$prefix
+  scripts/kamailio.sh start "$rundir"
+  scripts/kamailio.sh traffic "$rundir" 20
+  log="$rundir/e2e-$label.log"
+  go test -race -count=1 -tags e2e -v ./e2e 2>&1 | tee "$log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\S+_test.go)' || true
+  grep -q '^ok' "$log" || { cat "$log"; exit 1; }
+  scripts/kamailio.sh stop "$rundir"
+  matrix+=("$label: e2e $((SECONDS - t0)) s")
+}
+matrix=()
+e2e
+if [ -d ../shared/kamailio ] || [ -n "${KAMAILIO_SOURCES:-}" ]; then
+  for archive in "${KAMAILIO_SOURCES:-../shared/kamailio}"/kamailio-*.tar.gz; do
+    version=$(basename "$archive" .tar.gz)
+    version=${version#kamailio-}
+    t0=$SECONDS
+    prefix=$(scripts/kamailio.sh build "$version")
+    matrix+=("$version: build (or cache) $((SECONDS - t0)) s")
+    e2e "$prefix"
+  done
+else
+  echo "version matrix skipped: no ../shared/kamailio (release sources) beside the checkout; tested Debian's Kamailio only"
+fi
+unset KAMAILIO_PREFIX
+printf '%s\n' "${matrix[@]}"
 
 step "monitoring mixin: promtool check/test rules, dashboard"
 mixin/check.sh

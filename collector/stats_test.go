@@ -1,0 +1,319 @@
+package collector
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// statTypes reads testdata/stat_types.tsv: statistic → "counter" or "gauge".
+func statTypes(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("testdata/stat_types.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "statistic\t") {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) < 3 || (cols[1] != "counter" && cols[1] != "gauge") || cols[2] == "" {
+			t.Fatalf("stat_types.tsv: bad line %q", line)
+		}
+		out[cols[0]] = cols[1]
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 400 {
+		t.Fatalf("stat_types.tsv: %d statistics", len(out))
+	}
+	return out
+}
+
+// referenceTypes are the reference exporter's families whose type is not
+// their statistics' own; kept so that existing dashboards keep working.
+var referenceTypes = map[string]string{
+	"dialog.active_dialogs": "kamailio_dialog is a counter in the reference exporter",
+	"dialog.early_dialogs":  "kamailio_dialog is a counter in the reference exporter",
+}
+
+// Every statistic of the type table gets its type: as a generic family
+// (--kamailio.all-statistics) and in the reference family it is curated
+// into, if any. Counters end in _total once.
+func TestStatTypes(t *testing.T) {
+	for stat, want := range statTypes(t) {
+		name := strings.NewReplacer("*", "location").Replace(stat) // a usrloc table, a sipcapture mode
+		if script, ok := strings.CutPrefix(name, "script."); ok {
+			// Scripted statistics are typed by the reference's suffix rule.
+			if d := scriptDesc(script); typeName(d.typ) != want {
+				t.Errorf("%s: scripted family %s is a %s, want %s", stat, d.name, typeName(d.typ), want)
+			}
+			continue
+		}
+		d := statDesc(name)
+		if d == nil {
+			t.Errorf("%s: no generic family", stat)
+			continue
+		}
+		if got := typeName(d.typ); got != want {
+			t.Errorf("%s: %s is a %s, want %s", stat, d.name, got, want)
+		}
+		if want == "counter" && (!strings.HasSuffix(d.name, "_total") || strings.HasSuffix(d.name, "_total_total")) {
+			t.Errorf("%s: counter named %s", stat, d.name)
+		}
+		if series, ok := curatedStat(name); ok && typeName(series.desc.typ) != want && referenceTypes[name] == "" {
+			t.Errorf("%s: reference family %s is a %s, want %s", stat, series.desc.name, typeName(series.desc.typ), want)
+		}
+	}
+}
+
+func TestStatisticNames(t *testing.T) {
+	tests := map[string]string{
+		"usrloc.location-contacts": "kamailio_stats_usrloc_location_contacts gauge",
+		"mod.errors_total":         "kamailio_stats_mod_errors_total counter",
+		"tsilo.total_ruris":        "kamailio_stats_tsilo_total_ruris_total counter",
+		"uac.regtotal":             "kamailio_stats_uac_regtotal gauge",
+		"Weird.Name-With.Dots":     "kamailio_stats_weird_name_with_dots_total counter",
+		"counters.current_calls":   "kamailio_stats_counters_current_calls gauge",
+	}
+	for key, want := range tests {
+		d := statDesc(key)
+		if got := d.name + " " + typeName(d.typ); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
+
+// Every reply code and request method of every release is a label of the
+// reference families, so that one query works on all of them.
+func TestReplyCodesAndMethodsAreLabels(t *testing.T) {
+	for stat, want := range map[string]string{
+		"core.rcv_replies_401":         "kamailio_core_rcv_reply_total code=401",
+		"core.rcv_replies_493":         "kamailio_core_rcv_reply_total code=493",
+		"core.rcv_replies_18x":         "kamailio_core_rcv_reply_total code=18x",
+		"core.rcv_requests_kdmq":       "kamailio_core_rcv_request_total method=kdmq",
+		"core.rcv_requests_invite":     "kamailio_core_rcv_request_total method=invite",
+		"core.unsupported_methods":     "kamailio_core_rcv_request_total method=unsupported",
+		"core.rcv_replies_2xx_bye":     "kamailio_stats_core_rcv_replies_by_method_total class=2xx method=bye",
+		"core.rcv_replies_6xx_options": "kamailio_stats_core_rcv_replies_by_method_total class=6xx method=options",
+	} {
+		fam, labels, ok := StatisticSeries(stat)
+		got := fam
+		for k, v := range labels {
+			got += " " + k + "=" + v
+		}
+		if !ok || (len(labels) > 1) != strings.Contains(want, "class") || !sameSeries(got, want) {
+			t.Errorf("%s: %s, want %s", stat, got, want)
+		}
+	}
+}
+
+// sameSeries compares "family k=v k=v" ignoring the order of the labels.
+func sameSeries(a, b string) bool {
+	fa, fb := strings.Fields(a), strings.Fields(b)
+	if len(fa) != len(fb) || len(fa) == 0 || fa[0] != fb[0] {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, x := range fa[1:] {
+		seen[x] = true
+	}
+	for _, x := range fb[1:] {
+		if !seen[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// recordedStatistics returns "group.name" → value of a release's recorded
+// "stats.get_statistics all", the list kamcmd shows.
+func recordedStatistics(t *testing.T, release string) map[string]float64 {
+	t.Helper()
+	rec, ok := loadRelease(t, release)["stats.get_statistics_all"]
+	if !ok {
+		t.Fatalf("%s: no stats.get_statistics_all recording", release)
+	}
+	vals, err := binrpc.DecodePayload(rec.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, v := range vals {
+		group, rest, _ := strings.Cut(v.Str, ":")
+		name, value, ok := strings.Cut(rest, " = ")
+		f, err := strconv.ParseFloat(value, 64)
+		if !ok || err != nil {
+			t.Fatalf("%s: bad line %q", release, v.Str)
+		}
+		out[group+"."+name] = f
+	}
+	return out
+}
+
+var fault500 = &fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "Internal error"}}
+
+// No statistic is lost at ctl's reply limits. The recordings come from the
+// test Kamailio with ctl's default limits and 300 scripted statistics,
+// where "stats.fetch all" and "stats.fetch script:" fault: whatever way the
+// exporter has to take, every statistic kamcmd lists is exported with its
+// value.
+func TestStatsFetchEveryStatistic(t *testing.T) {
+	cases := []struct {
+		name     string
+		override map[string]fakectl.Response
+		// groups: kamailio_stats_group_success is expected, by group
+		groups bool
+		failed string // a group that cannot be read
+	}{
+		{name: "get_statistics all"},
+		{name: "per group, listed by cnt.grps_list", groups: true,
+			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500}},
+		{name: "per group, known groups", groups: true,
+			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500,
+				"cnt.grps_list": {Fault: &binrpc.FaultError{Code: 500, Message: "command cnt.grps_list not found"}}}},
+		{name: "one group unreadable", groups: true, failed: "script",
+			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500,
+				"stats.get_statistics_script": *fault500}},
+	}
+	for _, release := range releases(t) {
+		want := recordedStatistics(t, release)
+		if len(want) < 300 {
+			t.Fatalf("%s: %d statistics recorded, want the test config's 300 scripted ones and more", release, len(want))
+		}
+		for _, c := range cases {
+			t.Run(release+"/"+c.name, func(t *testing.T) {
+				fams := gather(t, newTestExporter(t, replayRelease(t, release, "unix", c.override), 5*time.Second))
+				if v, _ := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); v != 1 {
+					t.Fatalf("stats.fetch failed")
+				}
+				lost := 0
+				for stat, value := range want {
+					fam, labels, ok := StatisticSeries(stat)
+					if !ok {
+						t.Errorf("%s: not exported", stat)
+						continue
+					}
+					if strings.HasPrefix(stat, c.failed+".") {
+						if _, ok := sampleValue(fams, fam, labels); ok {
+							t.Errorf("%s exported from a group that failed", stat)
+						}
+						continue
+					}
+					if got, ok := sampleValue(fams, fam, labels); !ok || got != value {
+						lost++
+						if lost < 10 {
+							t.Errorf("%s: %s%v = %v %v, want %v", stat, fam, labels, got, ok, value)
+						}
+					}
+				}
+				groups := familyLen(fams, "kamailio_stats_group_success")
+				if !c.groups && groups != 0 {
+					t.Errorf("%d group series when all statistics came in one reply", groups)
+				}
+				if c.groups {
+					if v, ok := sampleValue(fams, "kamailio_stats_group_success", map[string]string{"group": "core"}); !ok || v != 1 {
+						t.Errorf("group core: success %v %v", v, ok)
+					}
+					v, ok := sampleValue(fams, "kamailio_stats_group_success", map[string]string{"group": "script"})
+					if wantV := map[bool]float64{true: 0, false: 1}[c.failed == "script"]; !ok || v != wantV {
+						t.Errorf("group script: success %v %v, want %v", v, ok, wantV)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The fast path: when one struct holds them all, "stats.fetch all" is the
+// only request (here answered with the recorded reply of one group).
+func TestStatsFetchAllInOneReply(t *testing.T) {
+	for _, release := range releases(t) {
+		recs := loadRelease(t, release)
+		core := recs["stats.fetch_core"]
+		asked := map[string]int{}
+		s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+			k := requestKey(r)
+			asked[k]++
+			if k == "stats.fetch_all" {
+				return fakectl.Response{Raw: core.Replay(r.Cookie)}
+			}
+			return recorded(recs, r)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := gather(t, newTestExporter(t, s, 5*time.Second))
+		s.Close()
+		if v, ok := sampleValue(fams, "kamailio_core_request_total", map[string]string{"method": "rcv"}); !ok || v == 0 {
+			t.Errorf("%s: kamailio_core_request_total{method=rcv} = %v %v", release, v, ok)
+		}
+		if asked["stats.get_statistics_all"]+asked["stats.fetch_core"] != 0 {
+			t.Errorf("%s: fallback requests sent although stats.fetch all answered: %v", release, asked)
+		}
+	}
+}
+
+// A fault that is not about size is the collector's error, as it is.
+func TestStatsFetchOtherFault(t *testing.T) {
+	fams := gather(t, newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{
+		"stats.fetch_all": {Fault: &binrpc.FaultError{Code: 400, Message: "stats support not enabled"}},
+	}), 5*time.Second))
+	if v, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); !ok || v != 0 {
+		t.Errorf("stats.fetch success %v %v, want 0", v, ok)
+	}
+	if n := familyLen(fams, "kamailio_core_request_total"); n != 0 {
+		t.Errorf("%d series of a failed collector", n)
+	}
+}
+
+// Scripted statistics: names lower-cased and sanitised, typed by suffix,
+// never colliding with a static family, never duplicated.
+func TestScriptedStatistics(t *testing.T) {
+	stats := binrpc.Struct(
+		binrpc.Named("script.my_calls_total", binrpc.String("7")),
+		binrpc.Named("script.Active-Widgets", binrpc.String("3")),
+		binrpc.Named("script.active_widgets", binrpc.String("4")),
+		binrpc.Named("script.tcp_readers", binrpc.String("99")),
+		binrpc.Named("script.up", binrpc.String("5")),
+		binrpc.Named("script.big", binrpc.String("18446744073709551615")),
+		binrpc.Named("core.rcv_requests_invite", binrpc.String("12")),
+	)
+	e := newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{
+		"stats.fetch_all": {Values: []binrpc.Value{stats}},
+	}), 5*time.Second)
+	fams := gather(t, e) // a pedantic registry: duplicates or bad names fail here
+	for name, want := range map[string]float64{"kamailio_my_calls_total": 7, "kamailio_active_widgets": 3, "kamailio_big": 18446744073709551615} {
+		if v, ok := sampleValue(fams, name, nil); !ok || v != want {
+			t.Errorf("%s = %v %v, want %v", name, v, ok, want)
+		}
+	}
+	if v, _ := sampleValue(fams, "kamailio_up", nil); v != 1 {
+		t.Errorf("script.up overrode kamailio_up: %v", v)
+	}
+	if v, _ := sampleValue(fams, "kamailio_tcp_readers", nil); v == 99 {
+		t.Errorf("script.tcp_readers overrode kamailio_tcp_readers")
+	}
+	for _, f := range fams {
+		if f.GetName() == "kamailio_my_calls_total" && f.GetType() != dto.MetricType_COUNTER {
+			t.Errorf("my_calls_total type %v", f.GetType())
+		}
+		if f.GetName() == "kamailio_active_widgets" && f.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("active_widgets type %v", f.GetType())
+		}
+	}
+}
