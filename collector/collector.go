@@ -111,7 +111,7 @@ type Exporter struct {
 	lastSize     atomic.Int64 // series of the last scrape
 	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
-	once         onceLog // warnings logged in this Kamailio run
+	once         onceLog                // warnings logged in this Kamailio run
 	layout       atomic.Pointer[layout] // the families of the last scrape (page.layout)
 	idle         idleConn
 
