@@ -11,9 +11,11 @@
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
 # start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set.
-# RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Its ctl
-# sockets: unix://RUNDIR/kamailio_ctl, unixd://RUNDIR/kamailio_ctl.dgram,
-# tcp://127.0.0.1:2046, udp://127.0.0.1:2047.
+# RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Every
+# listener is on the loopback address $KAMAILIO_ADDR (default 127.0.0.1; the
+# demo uses 127.0.0.2, so that it and the test suite can run side by side).
+# Its ctl sockets: unix://RUNDIR/kamailio_ctl, unixd://RUNDIR/kamailio_ctl.dgram,
+# tcp://ADDR:2046, udp://ADDR:2047.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cmd=${1:-}
@@ -27,6 +29,7 @@ packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-mo
 sources=${KAMAILIO_SOURCES:-$root/../shared/kamailio}
 build_cache=${KAMAILIO_BUILD_CACHE:-/var/cache/kamailio_exporter}
 modules="ctl kex corex tm tmx sl rr pv maxfwd textops siputils xlog usrloc registrar dispatcher dialog htable rtpengine tls xhttp xhttp_prom statistics cfgutils sanity jsonrpcs dmq uac keepalive counters pike db_text"
+addr=${KAMAILIO_ADDR:-127.0.0.1}
 build_packages=(build-essential bison flex cmake pkg-config libssl-dev zlib1g-dev)
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
@@ -47,7 +50,7 @@ install() {
   fi
   # The Debian package may start its own Kamailio service on 5060; ours needs
   # the loopback ports. Say so rather than touch a process we did not start.
-  if command -v ss >/dev/null && ss -lun 2>/dev/null | grep -q '127.0.0.1:5060\|0.0.0.0:5060\|\*:5060'; then
+  if command -v ss >/dev/null && ss -lun 2>/dev/null | grep -q "$addr:5060\\|0.0.0.0:5060\\|\\*:5060"; then
     if ! pid_alive "$(main_pid)"; then
       echo "warning: something already listens on port 5060 (the packaged kamailio service?)" >&2
     fi
@@ -113,7 +116,7 @@ start() {
       -keyout "$rundir/tls.key" -out "$rundir/tls.crt" >/dev/null 2>&1
   fi
   for f in kamailio.cfg tls.cfg dispatcher.list; do
-    sed "s|@RUNDIR@|$rundir|g" "$root/deploy/kamailio/$f" > "$rundir/$f"
+    sed "s|@RUNDIR@|$rundir|g; s|@ADDR@|$addr|g" "$root/deploy/kamailio/$f" > "$rundir/$f"
   done
   for i in $(seq -w 1 300); do
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
@@ -122,15 +125,15 @@ start() {
   if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
     if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
       # Userspace forwarding only (--table=-1), loopback only.
-      rtpengine --foreground --log-stderr --table=-1 --interface=127.0.0.1 \
-        --listen-ng=127.0.0.1:2223 --listen-http=127.0.0.1:9901 --port-min=30000 --port-max=30100 \
+      rtpengine --foreground --log-stderr --table=-1 --interface="$addr" \
+        --listen-ng="$addr:2223" --listen-http="$addr:9901" --port-min=30000 --port-max=30100 \
         >> "$rundir/rtpengine.log" 2>&1 < /dev/null &
       echo $! > "$rundir/rtpengine.pid"
     fi
     # Kamailio pings rtpengine at start-up and marks a node that does not
     # answer as disabled: wait until rtpengine serves (bounded).
     for _ in $(seq 1 50); do
-      curl -sf -o /dev/null --max-time 1 http://127.0.0.1:9901/metrics && break
+      curl -sf -o /dev/null --max-time 1 "http://$addr:9901/metrics" && break
       sleep 0.2
     done
     defines=(-A WITH_RTPENGINE)
@@ -144,7 +147,7 @@ start() {
   echo $! > "$rundir/kamailio.main.pid"
   for _ in $(seq 1 100); do
     if kamcmd -s "unix:$rundir/kamailio_ctl" core.uptime >/dev/null 2>&1; then
-      echo "kamailio running (pid $(main_pid)); ctl: unix://$rundir/kamailio_ctl unixd://$rundir/kamailio_ctl.dgram tcp://127.0.0.1:2046 udp://127.0.0.1:2047"
+      echo "kamailio running (pid $(main_pid)); ctl: unix://$rundir/kamailio_ctl unixd://$rundir/kamailio_ctl.dgram tcp://$addr:2046 udp://$addr:2047"
       return 0
     fi
     if ! pid_alive "$(main_pid)"; then break; fi
@@ -184,7 +187,7 @@ status() {
 traffic() {
   local calls=${1:-20} uas
   pid_alive "$(main_pid)" || { echo "kamailio is not running" >&2; exit 1; }
-  sipp -sn uas -i 127.0.0.1 -p 5080 -nostdin -timeout 120s -trace_err -error_file "$rundir/sipp-uas.err" \
+  sipp -sn uas -i "$addr" -p 5080 -nostdin -timeout 120s -trace_err -error_file "$rundir/sipp-uas.err" \
     > "$rundir/sipp-uas.log" 2>&1 < /dev/null &
   uas=$!
   sleep 0.5
@@ -192,9 +195,9 @@ traffic() {
   # Kamailio's several UDP workers may forward a 180 after the 200 OK; sipp
   # would abort that call on the "unexpected" late 180 (seen once in CI), so
   # unexpected messages are ignored rather than fatal.
-  sipp -sn uac 127.0.0.1:5060 -i 127.0.0.1 -p 5070 -m "$calls" -r 10 -d 200 -timeout 60s -timeout_error \
+  sipp -sn uac "$addr:5060" -i "$addr" -p 5070 -m "$calls" -r 10 -d 200 -timeout 60s -timeout_error \
     -default_behaviors all,-abortunexp -nostdin -trace_err -error_file "$rundir/sipp-uac.err" > "$rundir/sipp-uac.log" 2>&1 < /dev/null || rc=$?
-  sipp -sf "$root/deploy/sipp/register.xml" 127.0.0.1:5060 -i 127.0.0.1 -p 5072 -m 5 -r 10 -timeout 30s \
+  sipp -sf "$root/deploy/sipp/register.xml" "$addr:5060" -i "$addr" -p 5072 -m 5 -r 10 -timeout 30s \
     -timeout_error -nostdin > "$rundir/sipp-reg.log" 2>&1 < /dev/null || rc=$?
   kill "$uas" 2>/dev/null || true
   wait "$uas" 2>/dev/null || true
@@ -207,13 +210,13 @@ traffic() {
   # Dispatcher probing marks the dead destination (set 2) inactive within
   # a few ping intervals; wait for it so the state is deterministic.
   for _ in $(seq 1 60); do
-    if kamcmd -s "unix:$rundir/kamailio_ctl" dispatcher.list 2>/dev/null | grep -A1 'sip:127.0.0.1:5099' | grep -q 'FLAGS: I'; then
+    if kamcmd -s "unix:$rundir/kamailio_ctl" dispatcher.list 2>/dev/null | grep -A1 "sip:$addr:5099" | grep -q 'FLAGS: I'; then
       echo "dispatcher: probed dead destination is inactive"
       return 0
     fi
     sleep 0.5
   done
-  echo "warning: dispatcher did not mark sip:127.0.0.1:5099 inactive within 30s" >&2
+  echo "warning: dispatcher did not mark sip:$addr:5099 inactive within 30s" >&2
 }
 
 case "$cmd" in
