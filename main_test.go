@@ -19,6 +19,8 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"--kamailio.binrpc-uri=/var/run/kamailio_ctl"}, "--kamailio.binrpc-uri"},
 		{[]string{"--kamailio.binrpc-uri=http://x:1"}, "unsupported scheme"},
+		{[]string{"--kamailio.binrpc-uri=tcp://[::1"}, `invalid host "[::1"`},
+		{[]string{"rpc", "--kamailio.binrpc-uri=tcp://[::1", "core.uptime"}, `invalid host "[::1"`},
 		{[]string{"--kamailio.timeout=soon"}, `invalid duration "soon"`},
 		{[]string{"--kamailio.timeout=0s"}, "must be positive"},
 		{[]string{"--collector.dispatcher.mapping=abc"}, `want "ID:NAME"`},
