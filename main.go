@@ -264,6 +264,8 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 			Description: "Prometheus Exporter for Kamailio servers",
 			Version:     version.Info(),
 			Links:       links,
+			// No /debug/pprof handler is served: do not link one.
+			Profiling: "false",
 		})
 		if err != nil {
 			return nil, err

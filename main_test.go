@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
@@ -103,5 +112,42 @@ func TestDefaultGOGC(t *testing.T) {
 	debug.SetGCPercent(80) // as the runtime does for GOGC=80
 	if got := applyDefaultGOGC(func(k string) string { return map[string]string{"GOGC": "80"}[k] }); got != 80 || debug.SetGCPercent(80) != 80 {
 		t.Fatalf("GOGC=80: %d in force", got)
+	}
+}
+
+// Every link of the landing page leads to a page that is served.
+func TestLandingPageLinks(t *testing.T) {
+	o := &options{metricsPath: "/metrics", timeout: time.Second, rtpMetricsPath: "/rtp_metrics", rtpMetricsURL: "http://127.0.0.1:1/metrics"}
+	addr := binrpc.Address{Network: "unix", Addr: filepath.Join(t.TempDir(), "absent_ctl")}
+	h, err := newHandler(o, addr, collector.Settings{}, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, page := get("/")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	links := regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	checked := 0
+	for _, l := range links {
+		u := html.UnescapeString(l[1])
+		if strings.Contains(u, "://") || strings.HasPrefix(u, "#") {
+			continue // external, or on the page itself
+		}
+		if !strings.HasPrefix(u, "/") {
+			u = "/" + u
+		}
+		if code, _ := get(u); code == http.StatusNotFound {
+			t.Errorf("the landing page links %s, which answers 404", u)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Errorf("only %d local links found on the landing page:\n%s", checked, page)
 	}
 }
