@@ -114,6 +114,7 @@ type Exporter struct {
 	descs        descCache
 	layout       atomic.Pointer[layout] // the families of the last scrape (page.layout)
 	idle         idleConn
+	runLog       runLog
 
 	mu       sync.Mutex
 	inflight *round
@@ -261,6 +262,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		}
 		s := newSink(e.logger, out)
 		s.descs = &e.descs
+		s.run = &e.runLog
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
 		addStatus(durationDesc, time.Since(begin).Seconds(), c.name)
@@ -311,6 +313,7 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 		e.forgetMethods()
 		return nil, &unreachableError{err}
 	}
+	e.runLog.begin(upSince)
 	e.methodsMu.Lock()
 	cached := e.methods
 	if upSince == "" || upSince != e.upSince {

@@ -72,6 +72,7 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 type Sink struct {
 	logger  *slog.Logger
 	descs   *descCache // nil: build descriptors every time
+	run     *runLog    // nil: log every time
 	page    *page
 	start   int      // the first sample of this collector on the page
 	labels  int      // the page's label bytes when it started
@@ -83,6 +84,42 @@ func newSink(logger *slog.Logger, p *page) *Sink {
 		p = &page{}
 	}
 	return &Sink{logger: logger, page: p, start: len(p.samples), labels: len(p.labels)}
+}
+
+// firstInRun reports whether key is logged for the first time in the
+// current Kamailio run, and remembers it.
+func (s *Sink) firstInRun(key string) bool { return s.run == nil || s.run.first(key) }
+
+// runLog remembers what was logged during one Kamailio run (identified by
+// core.uptime's up_since), so that a condition lasting as long as the run,
+// such as an unknown dialog profile, is logged once, not on every scrape.
+type runLog struct {
+	mu      sync.Mutex
+	upSince string
+	logged  map[string]bool
+}
+
+// begin is called at every scrape with core.uptime's up_since: a new run
+// forgets what was logged. An unknown run ("") is new every time.
+func (l *runLog) begin(upSince string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if upSince == "" || upSince != l.upSince {
+		l.upSince, l.logged = upSince, nil
+	}
+}
+
+func (l *runLog) first(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logged[key] {
+		return false
+	}
+	if l.logged == nil {
+		l.logged = map[string]bool{}
+	}
+	l.logged[key] = true
+	return true
 }
 
 // discard removes everything the sink added from its page.

@@ -247,6 +247,11 @@ func TestScrapeRealKamailio(t *testing.T) {
 	if _, ok := find(fams, "kamailio_dlg_profile_get_size_dialog", map[string]string{"profile": "no_such_profile"}); ok {
 		t.Errorf("unknown dialog profile exported")
 	}
+	for profile, want := range map[string]float64{"inbound": 1, "no_such_profile": 0} {
+		if v, ok := find(fams, "kamailio_dlg_profile_found", map[string]string{"profile": profile}); !ok || v != want {
+			t.Errorf("kamailio_dlg_profile_found{profile=%q} = %v %v, want %v", profile, v, ok, want)
+		}
+	}
 	if f := fams["kamailio_tls_max_connections"]; f == nil || len(f.Metric) != 1 {
 		t.Errorf("kamailio_tls_max_connections: want exactly one series, got %v", f)
 	}
