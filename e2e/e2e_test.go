@@ -572,9 +572,15 @@ func TestKamailioRestart(t *testing.T) {
 // and a non-zero INVITE rate while sipp sends calls.
 func TestPrometheusScrapesMetricsAndProbe(t *testing.T) {
 	e := setup(t)
-	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI())
-	exporterAddr := strings.TrimPrefix(base, "http://")
 	dir := t.TempDir()
+	// /probe scrapes only its own --kamailio.binrpc-uri unless a config
+	// file lists other targets.
+	probeCfg := filepath.Join(dir, "probe.yml")
+	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://127.0.0.1:2046\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--config.file="+probeCfg)
+	exporterAddr := strings.TrimPrefix(base, "http://")
 	promAddr := freePort(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
