@@ -35,6 +35,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--collector.dispatcher.mapping=abc"}, `want "ID:NAME"`},
 		{[]string{"--kamailio.custom-metrics-url=ftp://x"}, "custom-metrics-url"},
 		{[]string{"--no-such-flag"}, "unknown long flag"},
+		{[]string{"--web.listen-address=127.0.0.1:0", "--config.file=/nonexistent/probe.yml"}, "--config.file: open /nonexistent/probe.yml"},
 		{[]string{"--web.listen-address=127.0.0.1:0", "--log.level=loud"}, "unrecognized log level loud"},
 	}
 	for _, tt := range tests {
