@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -150,5 +151,50 @@ func TestLandingPageLinks(t *testing.T) {
 	}
 	if checked < 3 {
 		t.Errorf("only %d local links found on the landing page:\n%s", checked, page)
+	}
+}
+
+// The README's flags table is one table (a blank line would end it and show
+// the rows after it as text) and lists every flag.
+func TestREADMEFlagsTable(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Flags\n")
+	if !ok {
+		t.Fatal("README.md has no Flags section")
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var tables int
+	var firstColumn []string
+	inTable := false
+	for _, line := range strings.Split(section, "\n") {
+		row := strings.HasPrefix(line, "|")
+		if row && !inTable {
+			tables++
+		}
+		inTable = row
+		if row {
+			firstColumn = append(firstColumn, strings.SplitN(line, "|", 3)[1])
+		}
+	}
+	if tables != 1 {
+		t.Errorf("the Flags section has %d tables, want 1", tables)
+	}
+	listed := strings.Join(firstColumn, "\n")
+	perCollector := map[string]bool{}
+	for _, n := range collector.Names() {
+		perCollector["collector."+n] = true
+	}
+	var o options
+	app, _, _ := newApp(&o)
+	for _, f := range app.Model().Flags {
+		if f.Hidden || f.Name == "help" || perCollector[f.Name] {
+			continue
+		}
+		if !strings.Contains(listed, "`--"+f.Name+"`") && !strings.Contains(listed, "`--[no-]"+f.Name+"`") {
+			t.Errorf("--%s is not in the README's flags table", f.Name)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func setup(t *testing.T) env {
 	t.Helper()
 	rundir := os.Getenv("KAMAILIO_RUNDIR")
 	if rundir == "" {
-		t.Fatal("KAMAILIO_RUNDIR is not set: run scripts/test.sh, which starts Kamailio")
+		t.Fatal("KAMAILIO_RUNDIR is not set: run scripts/test.sh, which starts Kamailio, or start it as README.md's Development section shows")
 	}
 	bin := filepath.Join(t.TempDir(), "kamailio_exporter")
 	build := exec.Command("go", "build", "-o", bin, "..")
