@@ -4,6 +4,8 @@ BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 PKG      := github.com/prometheus/common/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+# BUILD_DIR holds the release archives; override it on the command line.
+BUILD_DIR := .build
 
 .PHONY: build test unit lint fuzz bench release docker clean
 
@@ -30,18 +32,18 @@ bench:
 	go test -run='^$$' -bench=. -benchmem ./binrpc ./collector
 
 release:
-	rm -rf .build/release && mkdir -p .build/release
+	rm -rf $(BUILD_DIR)/release && mkdir -p $(BUILD_DIR)/release
 	set -e; for p in $(PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; name=kamailio_exporter-$(VERSION).$$os-$$arch; \
-	  mkdir -p .build/$$name; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o .build/$$name/kamailio_exporter .; \
-	  cp README.md CHANGELOG.md deploy/systemd/* .build/$$name/; \
-	  tar -C .build -czf .build/release/$$name.tar.gz $$name; rm -rf .build/$$name; \
+	  mkdir -p $(BUILD_DIR)/$$name; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o $(BUILD_DIR)/$$name/kamailio_exporter .; \
+	  cp LICENSE README.md CHANGELOG.md deploy/systemd/* $(BUILD_DIR)/$$name/; \
+	  tar -C $(BUILD_DIR) -czf $(BUILD_DIR)/release/$$name.tar.gz $$name; rm -rf $(BUILD_DIR)/$$name; \
 	done
-	cd .build/release && sha256sum *.tar.gz > sha256sums.txt
+	cd $(BUILD_DIR)/release && sha256sum *.tar.gz > sha256sums.txt
 
 docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t kamailio_exporter:$(VERSION) .
 
 clean:
-	rm -rf .build kamailio_exporter
+	rm -rf $(BUILD_DIR) kamailio_exporter

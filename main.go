@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,7 +75,7 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 	app.Flag("web.rtp-telemetry-path", "Path under which to expose rtpengine metrics.").Default("").StringVar(&o.rtpMetricsPath)
 	app.Flag("rtpengine.metrics-url", "URL of rtpengine's own Prometheus metrics, served at --web.rtp-telemetry-path.").
 		Default("http://127.0.0.1:9901/metrics").StringVar(&o.rtpMetricsURL)
-	app.Flag("config.file", "YAML file listing the targets /probe may scrape, with their timeouts and collectors. Without it, /probe accepts only --kamailio.binrpc-uri, unix sockets and loopback hosts. Reloaded on SIGHUP and POST /-/reload.").
+	app.Flag("config.file", "YAML file listing the targets /probe may scrape, with their timeouts and collectors. Without it, /probe accepts only --kamailio.binrpc-uri. Reloaded on SIGHUP and POST /-/reload.").
 		Default("").StringVar(&o.configFile)
 	o.selection = collector.AddFlags(app)
 	o.web = kingpinflag.AddFlags(app, ":9494")
@@ -150,6 +151,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 2
 	}
+	if o.configFile != "" {
+		if _, err := probe.Load(o.configFile); err != nil {
+			fmt.Fprintf(stderr, "%s: error: --config.file: %v\n", exporterName, err)
+			return 2
+		}
+	}
 	if err := serve(&o, addr, settings, logger); err != nil {
 		logger.Error("exporter stopped", "err", err)
 		return 1
@@ -192,14 +199,51 @@ func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
 	return s, nil
 }
 
+// serve runs the exporter until SIGTERM or SIGINT, or until a listener
+// fails. SIGHUP reloads what can be reloaded and never stops it.
 func serve(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) error {
 	logger.Info("Starting "+exporterName, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
-	mux, err := newHandler(o, addr, settings, logger)
+	h, err := newHandler(o, addr, settings, logger)
 	if err != nil {
 		return err
 	}
-	return web.ListenAndServe(newServer(mux), o.web, logger)
+	defer h.close()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	srv := newServer(h)
+	done := make(chan error, 1)
+	go func() { done <- web.ListenAndServe(srv, o.web, logger) }()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				h.reload()
+				continue
+			}
+			// Let the scrapes in flight finish (they are bounded by the
+			// timeout), then close the connections kept to Kamailio.
+			logger.Info("Stopping "+exporterName, "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), o.timeout+time.Second)
+			if err := srv.Shutdown(ctx); err != nil {
+				srv.Close()
+			}
+			cancel()
+			<-done
+			return nil
+		}
+	}
+}
+
+// handlers is what serve runs: the HTTP handler, what SIGHUP does, and
+// what is closed at the end.
+type handlers struct {
+	http.Handler
+	reload func()
+	close  func()
 }
 
 func newServer(h http.Handler) *http.Server {
@@ -210,9 +254,10 @@ func newServer(h http.Handler) *http.Server {
 	}
 }
 
-// newHandler builds the HTTP handler: metrics, optional rtpengine path,
-// landing page.
-func newHandler(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) (http.Handler, error) {
+// newHandler builds the HTTP handler (metrics, /probe, /-/reload with a
+// config file, optional rtpengine path, landing page), the SIGHUP reload
+// and the closing of the connections kept to Kamailio.
+func newHandler(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) (*handlers, error) {
 	// reg holds everything but Kamailio's series, which the exporter's
 	// handler streams from its scrape (collector.Exporter.Handler).
 	reg := prometheus.NewRegistry()
@@ -239,15 +284,16 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 		return nil, fmt.Errorf("--config.file: %w", err)
 	}
 	mux.Handle("/probe", prober)
-	mux.Handle("/-/reload", prober.ReloadHandler())
+	reload := func() {
+		logger.Info("SIGHUP: nothing to reload without --config.file (--web.config.file, if any, is read again on every connection)")
+	}
 	if o.configFile != "" {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		go func() {
-			for range hup {
-				prober.Reload()
-			}
-		}()
+		reg.MustRegister(prober.ReloadMetrics()...)
+		mux.Handle("/-/reload", prober.ReloadHandler())
+		reload = func() {
+			logger.Info("SIGHUP: reloading --config.file (--web.config.file, if any, is read again on every connection)", "file", o.configFile)
+			prober.Reload()
+		}
 	}
 	links := []web.LandingLinks{
 		{Address: o.metricsPath, Text: "Metrics"},
@@ -264,11 +310,16 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 			Description: "Prometheus Exporter for Kamailio servers",
 			Version:     version.Info(),
 			Links:       links,
+			// No /debug/pprof handler is served: do not link one.
+			Profiling: "false",
 		})
 		if err != nil {
 			return nil, err
 		}
 		mux.Handle("/", landing)
 	}
-	return mux, nil
+	return &handlers{Handler: mux, reload: reload, close: func() {
+		exporter.Close()
+		prober.Close()
+	}}, nil
 }

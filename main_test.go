@@ -3,11 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/collector"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
@@ -19,11 +29,14 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"--kamailio.binrpc-uri=/var/run/kamailio_ctl"}, "--kamailio.binrpc-uri"},
 		{[]string{"--kamailio.binrpc-uri=http://x:1"}, "unsupported scheme"},
+		{[]string{"--kamailio.binrpc-uri=tcp://[::1"}, `invalid host "[::1"`},
+		{[]string{"rpc", "--kamailio.binrpc-uri=tcp://[::1", "core.uptime"}, `invalid host "[::1"`},
 		{[]string{"--kamailio.timeout=soon"}, `invalid duration "soon"`},
 		{[]string{"--kamailio.timeout=0s"}, "must be positive"},
 		{[]string{"--collector.dispatcher.mapping=abc"}, `want "ID:NAME"`},
 		{[]string{"--kamailio.custom-metrics-url=ftp://x"}, "custom-metrics-url"},
 		{[]string{"--no-such-flag"}, "unknown long flag"},
+		{[]string{"--web.listen-address=127.0.0.1:0", "--config.file=/nonexistent/probe.yml"}, "--config.file: open /nonexistent/probe.yml"},
 		{[]string{"--web.listen-address=127.0.0.1:0", "--log.level=loud"}, "unrecognized log level loud"},
 	}
 	for _, tt := range tests {
@@ -101,5 +114,87 @@ func TestDefaultGOGC(t *testing.T) {
 	debug.SetGCPercent(80) // as the runtime does for GOGC=80
 	if got := applyDefaultGOGC(func(k string) string { return map[string]string{"GOGC": "80"}[k] }); got != 80 || debug.SetGCPercent(80) != 80 {
 		t.Fatalf("GOGC=80: %d in force", got)
+	}
+}
+
+// Every link of the landing page leads to a page that is served.
+func TestLandingPageLinks(t *testing.T) {
+	o := &options{metricsPath: "/metrics", timeout: time.Second, rtpMetricsPath: "/rtp_metrics", rtpMetricsURL: "http://127.0.0.1:1/metrics"}
+	addr := binrpc.Address{Network: "unix", Addr: filepath.Join(t.TempDir(), "absent_ctl")}
+	h, err := newHandler(o, addr, collector.Settings{}, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, page := get("/")
+	if code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	links := regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	checked := 0
+	for _, l := range links {
+		u := html.UnescapeString(l[1])
+		if strings.Contains(u, "://") || strings.HasPrefix(u, "#") {
+			continue // external, or on the page itself
+		}
+		if !strings.HasPrefix(u, "/") {
+			u = "/" + u
+		}
+		if code, _ := get(u); code == http.StatusNotFound {
+			t.Errorf("the landing page links %s, which answers 404", u)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Errorf("only %d local links found on the landing page:\n%s", checked, page)
+	}
+}
+
+// The README's flags table is one table (a blank line would end it and show
+// the rows after it as text) and lists every flag.
+func TestREADMEFlagsTable(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Flags\n")
+	if !ok {
+		t.Fatal("README.md has no Flags section")
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var tables int
+	var firstColumn []string
+	inTable := false
+	for _, line := range strings.Split(section, "\n") {
+		row := strings.HasPrefix(line, "|")
+		if row && !inTable {
+			tables++
+		}
+		inTable = row
+		if row {
+			firstColumn = append(firstColumn, strings.SplitN(line, "|", 3)[1])
+		}
+	}
+	if tables != 1 {
+		t.Errorf("the Flags section has %d tables, want 1", tables)
+	}
+	listed := strings.Join(firstColumn, "\n")
+	perCollector := map[string]bool{}
+	for _, n := range collector.Names() {
+		perCollector["collector."+n] = true
+	}
+	var o options
+	app, _, _ := newApp(&o)
+	for _, f := range app.Model().Flags {
+		if f.Hidden || f.Name == "help" || perCollector[f.Name] {
+			continue
+		}
+		if !strings.Contains(listed, "`--"+f.Name+"`") && !strings.Contains(listed, "`--[no-]"+f.Name+"`") {
+			t.Errorf("--%s is not in the README's flags table", f.Name)
+		}
 	}
 }

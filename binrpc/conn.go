@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -52,7 +53,7 @@ type Conn struct {
 	addr     Address
 	c        net.Conn
 	maxReply int
-	localDir string // unix datagram: directory of our bound socket
+	localDir string // unix datagram, not abstract: directory of our bound socket
 	keepRaw  bool
 
 	mu       sync.Mutex
@@ -97,9 +98,25 @@ func Dial(ctx context.Context, addr Address, opts Options) (*Conn, error) {
 	return c, nil
 }
 
-// dialUnixgram binds a private socket for ctl's replies (a unix datagram
-// reply goes to the sender's address, so the client must have one).
+// abstractUnix tells whether the unix datagram reply socket is bound in
+// Linux's abstract namespace (a variable so that tests can try the file
+// fallback on Linux too).
+var abstractUnix = runtime.GOOS == "linux"
+
+// dialUnixgram binds a socket for ctl's replies (a unix datagram reply goes
+// to the sender's address, so the client must have one) and connects it to
+// ctl's socket. On Linux the reply socket is bound in the abstract
+// namespace: it is no file, so nothing is left behind however the process
+// ends, and no writable temporary directory is needed. Elsewhere it is a
+// file in a private temporary directory, which Close removes.
 func (c *Conn) dialUnixgram() (net.Conn, error) {
+	remote := &net.UnixAddr{Name: c.addr.Addr, Net: "unixgram"}
+	if abstractUnix {
+		// A leading "@" names an abstract socket. Like the temporary
+		// directory's, the random name keeps connections apart.
+		local := &net.UnixAddr{Name: fmt.Sprintf("@kamailio_exporter-%d-%016x", os.Getpid(), rand.Uint64()), Net: "unixgram"}
+		return net.DialUnix("unixgram", local, remote)
+	}
 	dir, err := os.MkdirTemp("", "kamailio_exporter-")
 	if err != nil {
 		return nil, err
@@ -111,8 +128,7 @@ func (c *Conn) dialUnixgram() (net.Conn, error) {
 		return nil, err
 	}
 	local := filepath.Join(dir, "binrpc.sock")
-	conn, err := net.DialUnix("unixgram", &net.UnixAddr{Name: local, Net: "unixgram"},
-		&net.UnixAddr{Name: c.addr.Addr, Net: "unixgram"})
+	conn, err := net.DialUnix("unixgram", &net.UnixAddr{Name: local, Net: "unixgram"}, remote)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -3,8 +3,12 @@ package binrpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +332,72 @@ func TestPipelineManySmallRequestsLargeReplies(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].Str != blob {
 			t.Fatalf("wait %d: %v", i, err)
 		}
+	}
+}
+
+// entries lists the names in dir.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+// A unixd connection leaves nothing in the temporary directory. On Linux
+// its reply socket is abstract: nothing is created there at all, and it
+// works with TMPDIR pointing nowhere. The file fallback removes its
+// directory on Close and when the dial fails.
+func TestUnixgramLeavesNoFiles(t *testing.T) {
+	_, addr := start(t, "unixgram", echo) // before TMPDIR changes
+	absent := binrpc.Address{Network: "unixgram", Addr: filepath.Join(t.TempDir(), "absent")}
+	modes := []bool{false}
+	if runtime.GOOS == "linux" {
+		modes = append(modes, true)
+	}
+	for _, abstract := range modes {
+		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
+			defer binrpc.SetAbstractUnix(abstract)()
+			// Not t.TempDir(): its long name would make the fallback's
+			// socket path exceed the 108 bytes a unix address allows.
+			tmp, err := os.MkdirTemp("", "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(tmp)
+			t.Setenv("TMPDIR", tmp)
+			c := dial(t, addr)
+			if _, err := c.Call(ctx(t, 5*time.Second), "echo", 1); err != nil {
+				t.Fatal(err)
+			}
+			open := entries(t, tmp)
+			if abstract != (len(open) == 0) {
+				t.Errorf("while a connection is open, TMPDIR holds %q", open)
+			}
+			c.Close()
+			if left := entries(t, tmp); len(left) > 0 {
+				t.Errorf("after Close, TMPDIR holds %q", left)
+			}
+			if c, err := binrpc.Dial(ctx(t, 5*time.Second), absent, binrpc.Options{}); err == nil {
+				c.Close()
+				t.Errorf("dial to %s succeeded", absent)
+			}
+			if left := entries(t, tmp); len(left) > 0 {
+				t.Errorf("after a failed dial, TMPDIR holds %q", left)
+			}
+			if !abstract {
+				return
+			}
+			t.Setenv("TMPDIR", filepath.Join(tmp, "absent"))
+			c = dial(t, addr)
+			if got, err := c.Call(ctx(t, 5*time.Second), "echo", 2); err != nil || len(got) != 1 || got[0].Int != 2 {
+				t.Fatalf("with TMPDIR pointing nowhere: %v %v", got, err)
+			}
+		})
 	}
 }

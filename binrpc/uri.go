@@ -41,7 +41,9 @@ func (a Address) Stream() bool { return a.Network == "unix" || a.Network == "tcp
 //	unixd:///path, unixd:/path (unix datagram)
 //	tcp://host:port, tcp:host:port, udp://host:port, udp:host:port
 //
-// The port defaults to ctl's 2049. IPv6 hosts are written in brackets.
+// The port defaults to ctl's 2049. IPv6 hosts are written in brackets; a
+// host that is not a name, an IPv4 address or a bracketed IPv6 address is an
+// error (no guess is made at "[::1" or "::1").
 func ParseURI(uri string) (Address, error) {
 	scheme, rest, ok := strings.Cut(uri, ":")
 	if !ok || rest == "" {
@@ -69,13 +71,15 @@ func ParseURI(uri string) (Address, error) {
 		hostport = strings.TrimSuffix(hostport, "/")
 		host, port, err := net.SplitHostPort(hostport)
 		if err != nil {
-			// No port given: use ctl's default.
-			host, port = strings.Trim(hostport, "[]"), strconv.Itoa(DefaultPort)
-			if strings.Contains(host, "]") || strings.Contains(host, "[") {
-				return Address{}, fmt.Errorf("BINRPC URI %q: bad host", uri)
+			// No port given: use ctl's default. What is left must be a
+			// host alone: a name, an IPv4 address or a bracketed IPv6
+			// address ("[::1" and "::1" are not).
+			host, port, err = net.SplitHostPort(hostport + ":" + strconv.Itoa(DefaultPort))
+			if err != nil {
+				return Address{}, fmt.Errorf("BINRPC URI %q: invalid host %q: want host, host:port, [IPv6] or [IPv6]:port", uri, hostport)
 			}
 		}
-		if host == "" || strings.ContainsAny(host, "/?#@ ") {
+		if host == "" || strings.ContainsAny(host, "/?#@ []") {
 			return Address{}, fmt.Errorf("BINRPC URI %q: missing or invalid host", uri)
 		}
 		p, err := strconv.Atoi(port)

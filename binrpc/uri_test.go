@@ -1,6 +1,9 @@
 package binrpc
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseURI(t *testing.T) {
 	tests := []struct {
@@ -34,6 +37,32 @@ func TestParseURI(t *testing.T) {
 		"tcp://", "tcp://:2046", "tcp://host:0", "tcp://host:99999", "tcp://host:port", "udp://a b:1", "fifo:/tmp/x"} {
 		if _, err := ParseURI(bad); err == nil {
 			t.Errorf("ParseURI(%q) accepted", bad)
+		}
+	}
+}
+
+// A malformed host is an error naming it, never a guess at what was meant.
+func TestParseURIBadHosts(t *testing.T) {
+	for _, tt := range []struct{ uri, want string }{
+		{"tcp://[::1", `invalid host "[::1"`},
+		{"udp://[::1", `invalid host "[::1"`},
+		{"tcp://[::1/", `invalid host "[::1"`},
+		{"tcp://::1", `invalid host "::1"`},
+		{"tcp://fe80::1:2046", `invalid host "fe80::1:2046"`},
+		{"tcp://[::1]]", `invalid host "[::1]]"`},
+		{"tcp://[[::1]", `invalid host "[[::1]"`},
+		{"tcp://host]", `invalid host "host]"`},
+		{"tcp://[host", `invalid host "[host"`},
+		{"tcp://[::1]]:2046", "invalid host"},
+		{"tcp://[::1]x:2046", "invalid host"},
+		{"tcp://[]", "missing or invalid host"},
+		{"tcp://[]:2046", "missing or invalid host"},
+		{"tcp://[::1]:", `invalid port ""`},
+		{"tcp://[::1]:x", `invalid port "x"`},
+	} {
+		_, err := ParseURI(tt.uri)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseURI(%q) = %v; want an error containing %q", tt.uri, err, tt.want)
 		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"net"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -84,7 +86,7 @@ var (
 	upDesc = newDesc(namespace+"_up",
 		"kamailio_exporter: Whether the Kamailio endpoint is up.", prometheus.GaugeValue)
 	failureDesc = newDesc(namespace+"_failure_total",
-		"kamailio_exporter: Counter of a Dial failures.", prometheus.CounterValue)
+		"kamailio_exporter: Scrapes that could not reach Kamailio: the connection to ctl failed, or its first request got no reply (refused, closed or timed out).", prometheus.CounterValue)
 	durationDesc = newDesc(namespace+"_scrape_collector_duration_seconds",
 		"kamailio_exporter: Duration of a collector scrape.", prometheus.GaugeValue, "collector")
 	successDesc = newDesc(namespace+"_scrape_collector_success",
@@ -106,14 +108,14 @@ type Exporter struct {
 	collectors []*collector
 	logger     *slog.Logger
 
-	dialFailures atomic.Uint64
+	failureCount atomic.Uint64 // scrapes that could not reach Kamailio
 	rounds       atomic.Uint64
 	lastSize     atomic.Int64 // series of the last scrape
 	lastLabels   atomic.Int64 // label bytes of the last scrape
 	descs        descCache
-	once         onceLog                // warnings logged in this Kamailio run
 	layout       atomic.Pointer[layout] // the families of the last scrape (page.layout)
 	idle         idleConn
+	runLog       runLog
 
 	mu       sync.Mutex
 	inflight *round
@@ -239,21 +241,20 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 	methods, err := e.discover(ctx, conn)
 	addStatus(durationDesc, time.Since(begin).Seconds(), listMethods)
 	if err != nil {
-		var dialErr *dialError
-		if errors.As(err, &dialErr) {
-			e.dialFailures.Add(1)
+		if errors.As(err, new(*unreachableError)) {
+			e.failureCount.Add(1)
 			e.logger.Error("Can not connect to kamailio", "address", e.addr.String(), "err", err)
 		} else {
 			e.logger.Error("collector failed", "collector", listMethods, "err", err)
 		}
 		addStatus(successDesc, 0, listMethods)
 		addStatus(upDesc, 0)
-		addStatus(failureDesc, float64(e.dialFailures.Load()))
+		addStatus(failureDesc, float64(e.failureCount.Load()))
 		return out
 	}
 	addStatus(successDesc, 1, listMethods)
 	addStatus(upDesc, 1)
-	addStatus(failureDesc, float64(e.dialFailures.Load()))
+	addStatus(failureDesc, float64(e.failureCount.Load()))
 
 	for _, c := range e.collectors {
 		if !methods[c.name] {
@@ -262,7 +263,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		}
 		s := newSink(e.logger, out)
 		s.descs = &e.descs
-		s.once = &e.once
+		s.run = &e.runLog
 		begin := time.Now()
 		err := e.run(ctx, c, conn, s)
 		addStatus(durationDesc, time.Since(begin).Seconds(), c.name)
@@ -301,17 +302,19 @@ func (e *Exporter) run(ctx context.Context, c *collector, conn Caller, s *Sink) 
 
 // discover returns the set of RPC methods Kamailio exports: the cached
 // list while core.uptime says Kamailio has not restarted, else a fresh
-// system.listMethods. Any failure clears the cache.
+// system.listMethods. Any failure clears the cache. When core.uptime, the
+// scrape's first request, gets no reply, the error is an *unreachableError.
 func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, error) {
 	upSince := ""
 	st, err := callStruct(ctx, c, "core.uptime")
 	if err == nil {
 		upSince, _ = text(st, "up_since")
 		upSince = strings.Clone(upSince) // kept between scrapes
-	} else if errors.As(err, new(*dialError)) || ctx.Err() != nil {
+	} else if noReply(err) || ctx.Err() != nil {
 		e.forgetMethods()
-		return nil, err
+		return nil, &unreachableError{err}
 	}
+	e.runLog.begin(upSince)
 	e.methodsMu.Lock()
 	cached := e.methods
 	if upSince == "" || upSince != e.upSince {
@@ -321,7 +324,6 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	if cached != nil {
 		return cached, nil
 	}
-	e.once.reset() // a new Kamailio run, or the first scrape
 	methods, err := listAllMethods(ctx, c)
 	if err != nil {
 		e.forgetMethods()
@@ -386,6 +388,23 @@ type dialError struct{ err error }
 
 func (d *dialError) Error() string { return d.err.Error() }
 func (d *dialError) Unwrap() error { return d.err }
+
+// unreachableError is a discovery that got no reply to its first request:
+// a scrape that could not reach Kamailio (kamailio_failure_total).
+type unreachableError struct{ err error }
+
+func (u *unreachableError) Error() string { return u.err.Error() }
+func (u *unreachableError) Unwrap() error { return u.err }
+
+// noReply reports whether err means that no reply came back, alike on
+// every transport: the dial failed (unix, unixd, tcp), the socket reported
+// an error (a udp or unixd request refused), the connection closed, or the
+// deadline passed. A fault or a malformed reply did come from the peer.
+func noReply(err error) bool {
+	var ne net.Error
+	return errors.As(err, new(*dialError)) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, binrpc.ErrClosed)
+}
 
 // redialConn dials on first use and again after an error left a stream
 // connection unusable, so one broken reply costs one collector, not the

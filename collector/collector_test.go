@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,16 +341,87 @@ func TestMissingModulesAndEmptyConfigs(t *testing.T) {
 	}
 }
 
-func TestUnreachableKamailio(t *testing.T) {
-	addr, _ := binrpc.ParseURI("unix://" + t.TempDir() + "/none")
-	e := NewExporter(addr, time.Second, testSettings, nil, promslog.NewNopLogger())
-	for i := 1; i <= 3; i++ {
-		fams := gather(t, e)
-		if v, ok := sampleValue(fams, "kamailio_up", nil); !ok || v != 0 {
-			t.Fatalf("kamailio_up = %v %v", v, ok)
+// closedAddr returns a loopback address on which nothing listens.
+func closedAddr(t *testing.T, network string) string {
+	t.Helper()
+	var a string
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if v, _ := sampleValue(fams, "kamailio_failure_total", nil); v != float64(i) {
-			t.Fatalf("kamailio_failure_total = %v, want %d", v, i)
+		a = pc.LocalAddr().String()
+		pc.Close()
+	} else {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a = l.Addr().String()
+		l.Close()
+	}
+	return a
+}
+
+// kamailio_failure_total counts the scrapes that could not reach
+// Kamailio, alike on every transport: nothing listening (a refused dial
+// on unix, unixd and tcp; a refused request on udp, whose dial cannot
+// fail), or a ctl that never answers the first request. A ctl that answers,
+// even with a fault, was reached.
+func TestUnreachableKamailio(t *testing.T) {
+	silent := func(fakectl.Request) fakectl.Response { return fakectl.Response{Silent: true} }
+	recs := loadRecordings(t)
+	faultyUptime := func(r fakectl.Request) fakectl.Response {
+		if r.Method == "core.uptime" {
+			return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "internal error"}}
+		}
+		return recorded(recs, r)
+	}
+	for _, network := range []string{"unix", "unixgram", "tcp", "udp"} {
+		var absent binrpc.Address
+		switch network {
+		case "unix", "unixgram":
+			absent = binrpc.Address{Network: network, Addr: filepath.Join(t.TempDir(), "none")}
+		default:
+			absent = binrpc.Address{Network: network, Addr: closedAddr(t, network)}
+		}
+		for _, tt := range []struct {
+			name    string
+			handler fakectl.Handler // nil: nothing listens
+			up      float64
+			failed  bool
+		}{
+			{"nothing listens", nil, 0, true},
+			{"never answers", silent, 0, true},
+			{"fault to core.uptime", faultyUptime, 1, false},
+		} {
+			t.Run(network+"/"+tt.name, func(t *testing.T) {
+				addr, timeout := absent, 5*time.Second
+				if tt.handler != nil {
+					s, err := fakectl.Start(network, tt.handler)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close()
+					addr, _ = binrpc.ParseURI(s.URI())
+					timeout = 300 * time.Millisecond
+				}
+				e := NewExporter(addr, timeout, testSettings, nil, promslog.NewNopLogger())
+				defer e.Close()
+				for i := 1; i <= 2; i++ {
+					fams := gather(t, e)
+					if v, ok := sampleValue(fams, "kamailio_up", nil); !ok || v != tt.up {
+						t.Fatalf("scrape %d: kamailio_up = %v %v, want %v", i, v, ok, tt.up)
+					}
+					want := 0
+					if tt.failed {
+						want = i
+					}
+					if v, ok := sampleValue(fams, "kamailio_failure_total", nil); !ok || v != float64(want) {
+						t.Fatalf("scrape %d: kamailio_failure_total = %v %v, want %d", i, v, ok, want)
+					}
+				}
+			})
 		}
 	}
 }

@@ -19,6 +19,8 @@ var (
 	}
 	dlgProfileSizeDesc = newDesc(namespace+"_dlg_profile_get_size_dialog",
 		"Current number of dialogs belonging to a profile.", prometheus.GaugeValue, "profile")
+	dlgProfileFoundDesc = newDesc(namespace+"_dlg_profile_found",
+		"kamailio_exporter: Whether Kamailio knows the dialog profile named in --collector.dialog.profiles (0: it answered \"not found\").", prometheus.GaugeValue, "profile")
 )
 
 func init() {
@@ -39,12 +41,17 @@ func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) e
 }
 
 // dlg.profile_get_size PROFILE: one int. A profile Kamailio does not know
-// (fault 404) is logged and skipped; the other profiles are still reported.
+// (fault 404) has kamailio_dlg_profile_found 0 and no size, and is logged
+// once per Kamailio run; the other profiles are still reported.
 func updateDlgProfileSize(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
 	for _, p := range cfg.DialogProfiles {
 		vals, err := c.Call(ctx, "dlg.profile_get_size", p)
 		if binrpc.IsFault(err, 404, "") {
-			s.logger.Error("dialog profile not found", "collector", "dlg.profile_get_size", "profile", p, "err", err)
+			if s.firstInRun("dialog profile not found\x00" + p) {
+				s.logger.Error("dialog profile not found (logged once per Kamailio run; see kamailio_dlg_profile_found)",
+					"collector", "dlg.profile_get_size", "profile", p, "err", err)
+			}
+			s.Add(dlgProfileFoundDesc, 0, p)
 			continue
 		}
 		if err != nil {
@@ -53,6 +60,7 @@ func updateDlgProfileSize(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 		if len(vals) != 1 || vals[0].Kind != binrpc.KindInt {
 			return fmt.Errorf("dlg.profile_get_size %s: want one int, got %s", p, shape(vals))
 		}
+		s.Add(dlgProfileFoundDesc, 1, p)
 		s.Add(dlgProfileSizeDesc, float64(vals[0].Int), p)
 	}
 	return nil

@@ -259,3 +259,58 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// An unknown dialog profile is logged once per Kamailio run (again after a
+// restart, when core.uptime's up_since changes), not on every scrape, and
+// kamailio_dlg_profile_found tells which profiles Kamailio knows.
+func TestUnknownDialogProfileLoggedOncePerRun(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	upSince := "Wed Nov 25 04:01:32 2026"
+	recs := loadRecordings(t)
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		if r.Method == "core.uptime" {
+			mu.Lock()
+			defer mu.Unlock()
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(
+				binrpc.Named("now", binrpc.String(upSince)), binrpc.Named("up_since", binrpc.String(upSince)),
+				binrpc.Named("uptime", binrpc.Int(1)))}}
+		}
+		return recorded(recs, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addr, _ := binrpc.ParseURI(s.URI())
+	e := NewExporter(addr, 5*time.Second, testSettings, nil, logger)
+	defer e.Close()
+	logged := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(buf.String(), "dialog profile not found")
+	}
+	for i := range 3 {
+		fams := gather(t, e)
+		for profile, want := range map[string]float64{"inbound": 1, "caller": 1, "no_such_profile": 0} {
+			if v, ok := sampleValue(fams, "kamailio_dlg_profile_found", map[string]string{"profile": profile}); !ok || v != want {
+				t.Errorf("scrape %d: kamailio_dlg_profile_found{profile=%q} = %v %v, want %v", i+1, profile, v, ok, want)
+			}
+		}
+		if v, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "dlg.profile_get_size"}); !ok || v != 1 {
+			t.Errorf("scrape %d: dlg.profile_get_size success %v %v", i+1, v, ok)
+		}
+		if n := logged(); n != 1 {
+			t.Fatalf("after %d scrapes the unknown profile was logged %d times, want once:\n%s", i+1, n, buf.String())
+		}
+	}
+	mu.Lock()
+	upSince = "Wed Nov 25 05:00:00 2026" // Kamailio restarted
+	mu.Unlock()
+	gather(t, e)
+	gather(t, e)
+	if n := logged(); n != 2 {
+		t.Fatalf("after a restart: logged %d times in all, want 2", n)
+	}
+}

@@ -72,45 +72,17 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 type Sink struct {
 	logger  *slog.Logger
 	descs   *descCache // nil: build descriptors every time
+	run     *runLog    // nil: log every time
 	page    *page
 	start   int      // the first sample of this collector on the page
 	labels  int      // the page's label bytes when it started
 	dropped []string // series dropped as invalid, for the log
-	once    *onceLog // nil: every warnOnce logs
-}
-
-// onceLog remembers the warnings logged during one Kamailio run, so that a
-// problem that every scrape meets is logged once, not every scrape.
-type onceLog struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-// first reports whether key is new, and remembers it.
-func (o *onceLog) first(key string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.seen[key] {
-		return false
-	}
-	if o.seen == nil {
-		o.seen = map[string]bool{}
-	}
-	o.seen[key] = true
-	return true
-}
-
-// reset forgets the warnings: Kamailio restarted.
-func (o *onceLog) reset() {
-	o.mu.Lock()
-	o.seen = nil
-	o.mu.Unlock()
 }
 
 // warnOnce logs msg as a warning the first time key is seen in this
 // Kamailio run.
 func (s *Sink) warnOnce(key, msg string, attrs ...any) {
-	if s.logger != nil && (s.once == nil || s.once.first(key)) {
+	if s.logger != nil && (s.run == nil || s.run.first(key)) {
 		s.logger.Warn(msg, attrs...)
 	}
 }
@@ -120,6 +92,42 @@ func newSink(logger *slog.Logger, p *page) *Sink {
 		p = &page{}
 	}
 	return &Sink{logger: logger, page: p, start: len(p.samples), labels: len(p.labels)}
+}
+
+// firstInRun reports whether key is logged for the first time in the
+// current Kamailio run, and remembers it.
+func (s *Sink) firstInRun(key string) bool { return s.run == nil || s.run.first(key) }
+
+// runLog remembers what was logged during one Kamailio run (identified by
+// core.uptime's up_since), so that a condition lasting as long as the run,
+// such as an unknown dialog profile, is logged once, not on every scrape.
+type runLog struct {
+	mu      sync.Mutex
+	upSince string
+	logged  map[string]bool
+}
+
+// begin is called at every scrape with core.uptime's up_since: a new run
+// forgets what was logged. An unknown run ("") is new every time.
+func (l *runLog) begin(upSince string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if upSince == "" || upSince != l.upSince {
+		l.upSince, l.logged = upSince, nil
+	}
+}
+
+func (l *runLog) first(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logged[key] {
+		return false
+	}
+	if l.logged == nil {
+		l.logged = map[string]bool{}
+	}
+	l.logged[key] = true
+	return true
 }
 
 // discard removes everything the sink added from its page.

@@ -11,7 +11,7 @@ var (
 	tlsOpenedDesc = sharedDesc(newDesc(namespace+"_tls_opened_connections",
 		"TLS Opened Connections", prometheus.GaugeValue))
 	tlsClearTextQueuedDesc = sharedDesc(newDesc(namespace+"_tls_clear_text_write_queued_bytes",
-		"TLS Opened Connections", prometheus.GaugeValue))
+		"Bytes of clear text queued in all TLS connections, waiting to be encrypted and sent (while a handshake is in progress).", prometheus.GaugeValue))
 )
 
 func init() {

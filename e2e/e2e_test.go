@@ -47,7 +47,7 @@ func setup(t *testing.T) env {
 	t.Helper()
 	rundir := os.Getenv("KAMAILIO_RUNDIR")
 	if rundir == "" {
-		t.Fatal("KAMAILIO_RUNDIR is not set: run scripts/test.sh, which starts Kamailio")
+		t.Fatal("KAMAILIO_RUNDIR is not set: run scripts/test.sh, which starts Kamailio, or start it as README.md's Development section shows")
 	}
 	bin := filepath.Join(t.TempDir(), "kamailio_exporter")
 	build := exec.Command("go", "build", "-o", bin, "..")
@@ -264,6 +264,11 @@ func TestScrapeRealKamailio(t *testing.T) {
 	}
 	if _, ok := find(fams, "kamailio_dlg_profile_get_size_dialog", map[string]string{"profile": "no_such_profile"}); ok {
 		t.Errorf("unknown dialog profile exported")
+	}
+	for profile, want := range map[string]float64{"inbound": 1, "no_such_profile": 0} {
+		if v, ok := find(fams, "kamailio_dlg_profile_found", map[string]string{"profile": profile}); !ok || v != want {
+			t.Errorf("kamailio_dlg_profile_found{profile=%q} = %v %v, want %v", profile, v, ok, want)
+		}
 	}
 	if f := fams["kamailio_tls_max_connections"]; f == nil || len(f.Metric) != 1 {
 		t.Errorf("kamailio_tls_max_connections: want exactly one series, got %v", f)
@@ -662,9 +667,15 @@ func TestKamailioRestart(t *testing.T) {
 // and a non-zero INVITE rate while sipp sends calls.
 func TestPrometheusScrapesMetricsAndProbe(t *testing.T) {
 	e := setup(t)
-	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI())
-	exporterAddr := strings.TrimPrefix(base, "http://")
 	dir := t.TempDir()
+	// /probe scrapes only its own --kamailio.binrpc-uri unless a config
+	// file lists other targets.
+	probeCfg := filepath.Join(dir, "probe.yml")
+	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://127.0.0.1:2046\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--config.file="+probeCfg)
+	exporterAddr := strings.TrimPrefix(base, "http://")
 	promAddr := freePort(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s

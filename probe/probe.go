@@ -5,15 +5,13 @@
 // A probe endpoint makes the exporter connect where a URL says, so targets
 // are restricted: a config file lists the allowed targets (exact URIs or
 // patterns), with a timeout and collector set each. Without a config file
-// only the exporter's own --kamailio.binrpc-uri, unix sockets and loopback
-// hosts are allowed.
+// only the exporter's own --kamailio.binrpc-uri is allowed.
 package probe
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path"
@@ -87,22 +85,6 @@ func (c *Config) match(uri string, addr binrpc.Address) (Target, bool) {
 	return Target{}, false
 }
 
-// loopback reports whether addr is a unix socket or a loopback host.
-func loopback(addr binrpc.Address) bool {
-	if addr.Network == "unix" || addr.Network == "unixgram" {
-		return true
-	}
-	host, _, err := net.SplitHostPort(addr.Addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Handler serves /probe.
 type Handler struct {
 	file     string // config file, "" for none
@@ -111,6 +93,10 @@ type Handler struct {
 	settings collector.Settings
 	sel      collector.Selection
 	logger   *slog.Logger
+
+	reloadMu      sync.Mutex // one reload at a time
+	reloadSuccess prometheus.Gauge
+	reloadTime    prometheus.Gauge
 
 	mu        sync.Mutex
 	cfg       *Config
@@ -125,21 +111,40 @@ const maxCachedTargets = 1024
 // none) and is loaded now.
 func NewHandler(file string, own binrpc.Address, timeout time.Duration, settings collector.Settings, sel collector.Selection, logger *slog.Logger) (*Handler, error) {
 	h := &Handler{file: file, own: own, timeout: timeout, settings: settings, sel: sel, logger: logger,
-		exporters: map[string]*collector.Exporter{}}
+		exporters: map[string]*collector.Exporter{},
+		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kamailio_exporter_config_last_reload_successful",
+			Help: "Whether the last load of --config.file succeeded.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kamailio_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful load of --config.file.",
+		}),
+	}
 	if err := h.Reload(); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
+// ReloadMetrics returns the gauges of the config file's loads, to be
+// registered when there is a config file.
+func (h *Handler) ReloadMetrics() []prometheus.Collector {
+	return []prometheus.Collector{h.reloadSuccess, h.reloadTime}
+}
+
 // Reload re-reads the config file. An invalid file is refused and the
-// current config kept.
+// current config kept. Reloads (SIGHUP, /-/reload) run one at a time, so
+// the config in force is always the one read last.
 func (h *Handler) Reload() error {
 	if h.file == "" {
 		return nil
 	}
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
 	cfg, err := Load(h.file)
 	if err != nil {
+		h.reloadSuccess.Set(0)
 		h.logger.Error("config reload failed; keeping the current config", "file", h.file, "err", err)
 		return err
 	}
@@ -149,8 +154,19 @@ func (h *Handler) Reload() error {
 	h.exporters = map[string]*collector.Exporter{}
 	h.mu.Unlock()
 	closeAll(old)
+	h.reloadSuccess.Set(1)
+	h.reloadTime.SetToCurrentTime()
 	h.logger.Info("config loaded", "file", h.file, "targets", len(cfg.Targets))
 	return nil
+}
+
+// Close closes the connections the probes keep to their targets.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	old := h.exporters
+	h.exporters = map[string]*collector.Exporter{}
+	h.mu.Unlock()
+	closeAll(old)
 }
 
 // closeAll closes the connections the exporters keep between scrapes; a
@@ -188,8 +204,8 @@ func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 				sel[n] = &on
 			}
 		}
-	case addr != h.own && !loopback(addr):
-		return nil, fmt.Errorf("%w: without --config.file only %s, unix sockets and loopback hosts may be probed", errForbidden, h.own)
+	case addr != h.own:
+		return nil, fmt.Errorf("%w: without --config.file only %s (--kamailio.binrpc-uri) may be probed; list other targets in a --config.file", errForbidden, h.own)
 	}
 	key := addr.String()
 	if e, ok := h.exporters[key]; ok {

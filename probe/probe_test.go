@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
@@ -57,29 +60,97 @@ func newHandler(t *testing.T, file string) *Handler {
 	return h
 }
 
-// Without a config file: loopback and unix targets are probed, anything
-// else is refused with 403 before any connection.
+// Without a config file only the exporter's own --kamailio.binrpc-uri is
+// probed (however it is written); any other target, loopback and unix
+// sockets included, is refused with 403 before any connection.
 func TestProbeWithoutConfig(t *testing.T) {
-	h := newHandler(t, "")
-	for _, network := range []string{"tcp", "unix", "udp"} {
+	for _, network := range []string{"tcp", "unix", "udp", "unixgram"} {
 		s := fakeKamailio(t, network)
+		own, _ := binrpc.ParseURI(s.URI())
+		h, err := NewHandler("", own, 2*time.Second, collector.Settings{}, nil, promslog.NewNopLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
 		code, body := probe(t, h, s.URI())
 		if code != 200 || !strings.Contains(body, "kamailio_up 1\n") || !strings.Contains(body, "kamailio_tm_stats_current 3\n") {
 			t.Errorf("%s: %d %.300s", network, code, body)
 		}
-	}
-	for _, target := range []string{"tcp://192.0.2.10:2046", "udp://10.0.0.1:2047", "tcp://example.org:2046"} {
-		if code, body := probe(t, h, target); code != 403 || !strings.Contains(body, "not allowed") {
-			t.Errorf("%s: %d %q, want 403", target, code, body)
+		if code, _ := probe(t, h, own.String()); code != 200 {
+			t.Errorf("%s written as %s: %d", s.URI(), own, code)
+		}
+		other := fakeKamailio(t, network)
+		if other.Calls("system.listMethods") != 0 {
+			t.Fatal("fresh server already called")
+		}
+		for _, target := range []string{other.URI(), "unix:///var/run/docker.sock", "unixd:///tmp/x", "tcp://127.0.0.1:22", "tcp://localhost:2046",
+			"tcp://192.0.2.10:2046", "udp://10.0.0.1:2047", "tcp://example.org:2046"} {
+			if code, body := probe(t, h, target); code != 403 || !strings.Contains(body, "not allowed") || !strings.Contains(body, "--config.file") {
+				t.Errorf("%s: %d %q, want 403", target, code, body)
+			}
+		}
+		if n := other.Calls("core.uptime") + other.Calls("system.listMethods"); n != 0 {
+			t.Errorf("a refused target was called %d times", n)
+		}
+		if code, _ := probe(t, h, "http://127.0.0.1:1"); code != 400 {
+			t.Errorf("bad URI: %d, want 400", code)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe", nil))
+		if rec.Code != 400 {
+			t.Errorf("no target: %d", rec.Code)
 		}
 	}
-	if code, _ := probe(t, h, "http://127.0.0.1:1"); code != 400 {
-		t.Errorf("bad URI: %d, want 400", code)
+}
+
+// gauge reads a gauge's value.
+func gauge(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	return testutil.ToFloat64(c)
+}
+
+// The reload gauges follow the loads: 1 and the time after a good one, 0
+// and the previous time after a bad one. Concurrent reloads (SIGHUP and
+// /-/reload at once) leave the config that was read last in force.
+func TestReloadMetrics(t *testing.T) {
+	s := fakeKamailio(t, "tcp")
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \"tcp://192.0.2.1:2046\"\n")
+	before := float64(time.Now().Unix())
+	h := newHandler(t, file)
+	ok, when := h.ReloadMetrics()[0], h.ReloadMetrics()[1]
+	if gauge(t, ok) != 1 || gauge(t, when) < before {
+		t.Fatalf("after the first load: successful %v, timestamp %v (start %v)", gauge(t, ok), gauge(t, when), before)
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe", nil))
-	if rec.Code != 400 {
-		t.Errorf("no target: %d", rec.Code)
+	first := gauge(t, when)
+	writeConfig(t, file, "{{{")
+	if h.Reload() == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if gauge(t, ok) != 0 || gauge(t, when) != first {
+		t.Fatalf("after a failed reload: successful %v, timestamp %v (was %v)", gauge(t, ok), gauge(t, when), first)
+	}
+	writeConfig(t, file, "targets:\n  - match: \""+s.URI()+"\"\n")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				h.Reload()
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ReloadHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/-/reload", nil))
+			probe(t, h, s.URI())
+		}()
+	}
+	wg.Wait()
+	if gauge(t, ok) != 1 || gauge(t, when) < first {
+		t.Fatalf("after good reloads: successful %v, timestamp %v", gauge(t, ok), gauge(t, when))
+	}
+	if code, body := probe(t, h, s.URI()); code != 200 {
+		t.Fatalf("target of the reloaded config: %d %.200s", code, body)
 	}
 }
 

@@ -27,10 +27,13 @@ pids+=($!)
 for _ in $(seq 1 50); do [ -s "$dir/fake.out" ] && break; sleep 0.1; done
 read -r uri items profiles < "$dir/fake.out"
 n=${profiles#profiles=}
-profs=$(python3 -c "import sys; print(','.join('profile%04d' % i for i in range(int(sys.argv[1]))))" "$n")
+# --collector.dialog.profiles is repeatable: one flag per profile (a
+# comma-joined list would be one profile with commas in its name).
+profile_flags=()
+for i in $(seq 0 $((n - 1))); do profile_flags+=("--collector.dialog.profiles=$(printf 'profile%04d' "$i")"); done
 port=$(free_port)
 "$dir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="$uri" \
-  --kamailio.timeout=30s --collector.stats.fetch.all --collector.dialog.profiles="$profs" > "$dir/exporter.log" 2>&1 &
+  --kamailio.timeout=30s --collector.stats.fetch.all "${profile_flags[@]}" > "$dir/exporter.log" 2>&1 &
 epid=$!
 pids+=("$epid")
 wait_http "http://127.0.0.1:$port/"
@@ -41,6 +44,8 @@ for _ in $(seq 1 "$scrapes"); do
 done > "$dir/times.txt"
 ticks1=$(awk '{print $14 + $15}' "/proc/$epid/stat")
 grep -q 'kamailio_scrape_collector_success{collector="dispatcher.list"} 1' "$dir/page.txt" || { echo "scrape incomplete"; grep collector_success "$dir/page.txt"; exit 1; }
+got=$(grep -c '^kamailio_dlg_profile_get_size_dialog{' "$dir/page.txt" || true)
+[ "$got" = "$n" ] || { echo "the page has $got dialog profile sizes, want $n"; exit 1; }
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$epid/status")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$epid/status")
 anon=$(awk '/RssAnon/ {print $2}' "/proc/$epid/status")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checks the packaging without a Docker engine or systemd running:
 #  - make build gives a static binary that reports its version
+#  - make release puts the LICENSE in the archives
+#  - scripts/demo.sh stamps its binary's version as make build does
 #  - the Dockerfile builds the same way, runs as non-root and exposes 9494
 #  - systemd-analyze verifies the service and socket units
 #  - socket activation works: systemd-socket-activate hands a loopback
@@ -22,6 +24,27 @@ file "$tmp/kamailio_exporter" | grep -q 'statically linked' || { echo "binary is
 grep -q '^USER 65534:65534' Dockerfile && grep -q '^EXPOSE 9494' Dockerfile && grep -q 'CGO_ENABLED=0' Dockerfile \
   || { echo "Dockerfile: want non-root USER, EXPOSE 9494, static build" >&2; exit 1; }
 echo "build: static binary, version ok; Dockerfile: non-root, port 9494"
+
+# The demo's binary is stamped as make build's is, with make and without.
+# (Given a URI, the demo starts no Kamailio; --version ends the exporter.)
+stamp='kamailio_exporter, version [^ ]+ \(branch: [^,]+, revision: [0-9a-f]{40}\)'
+scripts/demo.sh --kamailio.binrpc-uri=unix:///nonexistent --version > "$tmp/demo-version" 2>&1
+grep -qE "$stamp" "$tmp/demo-version" || { echo "scripts/demo.sh: binary not stamped:" >&2; cat "$tmp/demo-version" >&2; exit 1; }
+mkdir -p "$tmp/nomake" && ln -sf "$(command -v go)" "$(command -v git)" "$tmp/nomake/"
+for t in awk bash date dirname hostname id; do ln -sf "$(command -v "$t")" "$tmp/nomake/"; done
+PATH="$tmp/nomake" "$BASH" scripts/demo.sh --kamailio.binrpc-uri=unix:///nonexistent --version > "$tmp/demo-version" 2>&1
+grep -qE "$stamp" "$tmp/demo-version" || { echo "scripts/demo.sh without make: binary not stamped:" >&2; cat "$tmp/demo-version" >&2; exit 1; }
+rm -f kamailio_exporter
+echo "demo binary: version stamped"
+
+# A release archive (one platform, to keep it short) carries the licence.
+make release PLATFORMS=linux/amd64 VERSION=check BUILD_DIR="$tmp/build" >/dev/null
+archive=$tmp/build/release/kamailio_exporter-check.linux-amd64.tar.gz
+tar -tzf "$archive" > "$tmp/archive.list"
+grep -qx 'kamailio_exporter-check.linux-amd64/LICENSE' "$tmp/archive.list" \
+  || { echo "$archive lacks LICENSE" >&2; cat "$tmp/archive.list" >&2; exit 1; }
+tar -xzOf "$archive" kamailio_exporter-check.linux-amd64/LICENSE | cmp -s - LICENSE || { echo "$archive: LICENSE differs" >&2; exit 1; }
+echo "release archive: LICENSE included"
 
 if command -v systemd-analyze >/dev/null; then
   mkdir -p "$tmp/units"

@@ -23,6 +23,17 @@ if [ "$have_uri" = 0 ] && [ ! -S /var/run/kamailio/kamailio_ctl ]; then
   echo "stop it later with: scripts/kamailio.sh stop $rundir"
   args=(--kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" "${args[@]}")
 fi
-command -v go >/dev/null || { echo "Go is needed to build the exporter" >&2; exit 1; }
-go build -o kamailio_exporter .
+command -v go >/dev/null || { echo "Go $(awk '/^go /{print $2}' go.mod) is needed to build the exporter (see README.md)" >&2; exit 1; }
+# Built as `make build` builds it, version stamped from git, with or
+# without make.
+if command -v make >/dev/null; then
+  make build
+else
+  v=github.com/prometheus/common/version
+  CGO_ENABLED=0 go build -trimpath -o kamailio_exporter -ldflags "-s -w \
+    -X $v.Version=$(git describe --tags --always --dirty 2>/dev/null || echo dev) \
+    -X $v.Revision=$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+    -X $v.Branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown) \
+    -X $v.BuildUser=$(id -un)@$(hostname) -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)" .
+fi
 exec ./kamailio_exporter "${args[@]}"
