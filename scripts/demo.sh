@@ -16,6 +16,9 @@ for a in "${args[@]}"; do
 done
 if [ "$have_uri" = 0 ] && [ ! -S /var/run/kamailio/kamailio_ctl ]; then
   rundir=${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}
+  # The demo listens on 127.0.0.2, the test suite's Kamailio on 127.0.0.1:
+  # both can run at once.
+  export KAMAILIO_ADDR=${KAMAILIO_ADDR:-127.0.0.2}
   echo "no Kamailio at unix:///var/run/kamailio/kamailio_ctl: starting the demo Kamailio in $rundir"
   scripts/kamailio.sh install
   scripts/kamailio.sh start "$rundir"

@@ -23,7 +23,9 @@ shift || true
 rundir=${1:-${KAMAILIO_RUNDIR:-/tmp/kamailio_exporter-demo}}
 [ $# -gt 0 ] && shift
 
-packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl file rtpengine-daemon)
+# build-essential: gcc for go test -race, make; python3: the dashboard generator.
+packages=(kamailio kamailio-extra-modules kamailio-tls-modules kamailio-utils-modules sip-tester prometheus openssl curl file
+  rtpengine-daemon build-essential python3 git iproute2)
 
 # The release sources of the version matrix and the modules the tests load.
 sources=${KAMAILIO_SOURCES:-$root/../shared/kamailio}

@@ -70,6 +70,9 @@ cleanup() {
   if [ "${KEEP_KAMAILIO:-0}" != 1 ]; then
     scripts/kamailio.sh stop "$rundir" || true
   fi
+  if [ -n "${demo_rundir:-}" ] && [ -d "$demo_rundir" ]; then
+    scripts/kamailio.sh stop "$demo_rundir" || true
+  fi
 }
 trap cleanup EXIT
 # e2e [PREFIX]: start the test Kamailio (Debian's, or the build at PREFIX),
@@ -87,7 +90,13 @@ e2e() {
   matrix+=("$label: e2e $((SECONDS - t0)) s")
 }
 matrix=()
+# The demo's Kamailio (scripts/demo.sh, on 127.0.0.2) may run beside the
+# test one: the first round runs with one started, to show that it does.
+demo_rundir=$(mktemp -d /tmp/kamailio_exporter-demo-beside.XXXXXX)
+KAMAILIO_ADDR=127.0.0.2 scripts/kamailio.sh start "$demo_rundir"
 e2e
+KAMAILIO_ADDR=127.0.0.2 scripts/kamailio.sh stop "$demo_rundir"
+rm -rf "$demo_rundir"
 if [ -d ../shared/kamailio ] || [ -n "${KAMAILIO_SOURCES:-}" ]; then
   for archive in "${KAMAILIO_SOURCES:-../shared/kamailio}"/kamailio-*.tar.gz; do
     version=$(basename "$archive" .tar.gz)
