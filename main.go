@@ -266,12 +266,12 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	exporter := collector.NewExporter(addr, o.timeout, settings, o.selection, logger)
-	var others prometheus.Gatherer = reg
-	if o.customMetricsURL != "" {
-		others = newCustomMetricsGatherer(reg, o.customMetricsURL, o.timeout, logger)
-	}
-	handler := promhttp.InstrumentMetricHandler(reg, exporter.Handler(others, promhttp.HandlerOpts{
+	// Kamailio's own xhttp_prom page belongs to this Kamailio only, not to
+	// the targets of /probe.
+	own := settings
+	own.CustomMetricsURL = o.customMetricsURL
+	exporter := collector.NewExporter(addr, o.timeout, own, o.selection, logger)
+	handler := promhttp.InstrumentMetricHandler(reg, exporter.Handler(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 		Timeout:       o.timeout + 5*time.Second,

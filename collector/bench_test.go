@@ -51,7 +51,7 @@ func BenchmarkCollectors(b *testing.B) {
 	caller := recordedCaller{recs: loadRecordings(b)}
 	logger := promslog.NewNopLogger()
 	var descs descCache // as an exporter keeps it between scrapes
-	for _, c := range registry {
+	for _, c := range collectors {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

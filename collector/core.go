@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,12 +25,6 @@ var (
 	tlsConnectionsDesc = newDesc(namespace+"_tls_connections",
 		"Opened TLS connections", prometheus.GaugeValue)
 )
-
-func init() {
-	register("core.psa", "process status", updateCorePSA)
-	register("core.runinfo", "uptime and build", updateCoreRuninfo)
-	register("core.tcp_info", "TCP/TLS limits and readers", updateCoreTCPInfo)
-}
 
 // core.psa: one struct per process {index, pid, status, rank, description}.
 func updateCorePSA(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
@@ -95,10 +88,3 @@ func updateCoreTCPInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 		{"opened_tls_connections", tlsConnectionsDesc},
 	})
 }
-
-func sharedDesc(d *Desc) *Desc {
-	d.shared = true
-	return d
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -12,12 +12,6 @@ var buildInfoDesc = newDesc(namespace+"_build_info",
 	"Kamailio's version and build, from core.info; constant 1.", prometheus.GaugeValue,
 	"version", "sourceid", "compiler", "compiled", "flags")
 
-func init() {
-	register("core.info", "Kamailio version and build flags", updateCoreInfo)
-	// core.shmmem is registered after stats.fetch (stats.go), whose shmem
-	// samples win.
-}
-
 // core.info: {version, id, compiler, compiled, flags}.
 func updateCoreInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	st, err := callStruct(ctx, c, "core.info")

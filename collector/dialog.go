@@ -23,11 +23,6 @@ var (
 		"kamailio_exporter: Whether Kamailio knows the dialog profile named in --collector.dialog.profiles (0: it answered \"not found\").", prometheus.GaugeValue, "profile")
 )
 
-func init() {
-	register("dlg.stats_active", "active dialogs by state", updateDlgStatsActive)
-	register("dlg.profile_get_size", "dialogs per profile (--collector.dialog.profiles)", updateDlgProfileSize)
-}
-
 // dlg.stats_active: struct {starting, connecting, answering, ongoing, all}.
 func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	st, err := callStruct(ctx, c, "dlg.stats_active")
@@ -38,6 +33,16 @@ func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) e
 		return fmt.Errorf("dlg.stats_active: %w", err)
 	}
 	return nil
+}
+
+// dlgProfileCalls are the requests of dlg.profile_get_size: one per
+// profile, sent ahead together.
+func dlgProfileCalls(cfg *Settings) []call {
+	out := make([]call, len(cfg.DialogProfiles))
+	for i, p := range cfg.DialogProfiles {
+		out[i] = call{"dlg.profile_get_size", []any{p}}
+	}
+	return out
 }
 
 // dlg.profile_get_size PROFILE: one int. A profile Kamailio does not know

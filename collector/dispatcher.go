@@ -27,10 +27,6 @@ var (
 	}
 )
 
-func init() {
-	register("dispatcher.list", "dispatcher destinations", updateDispatcherList)
-}
-
 // dispatcherUp tells whether a destination takes traffic, from the first
 // letter of its FLAGS: A (active) and T (trying: failing probes but not yet
 // past ds_probing_threshold, still selected) are up; I (inactive) and

@@ -19,16 +19,6 @@ func (r replyCaller) Call(context.Context, string, ...any) ([]binrpc.Value, erro
 	return r.vals, nil
 }
 
-// pageCollector exposes a page's samples to a registry.
-type pageCollector struct{ p *page }
-
-func (c pageCollector) Describe(chan<- *prometheus.Desc) {}
-func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.p.metrics() {
-		ch <- m
-	}
-}
-
 // FuzzCollectors feeds arbitrary replies to every collector, called
 // directly (without the framework's recover): none panics, and whatever a
 // collector accepts gathers into a valid exposition (no duplicate series,
@@ -45,7 +35,7 @@ func FuzzCollectors(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, c := range registry {
+		for _, c := range collectors {
 			s := newSink(promslog.NewNopLogger(), nil)
 			if err := c.update(context.Background(), replyCaller{vals}, &testSettings, s); err != nil {
 				continue

@@ -3,14 +3,17 @@ package collector
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -18,32 +21,39 @@ import (
 // others (the process, Go and version collectors, say).
 //
 // The text format (0.0.4), which Prometheus gets unless it asks for
-// protobuf, is written straight from the scrape's compact page: no
-// prometheus.Metric or dto.Metric is built per series, so a scrape of
-// 110 000 series needs a few MB rather than the ~60 MB of the registry's
-// path. Other formats go through a registry and promhttp with opts. Both
-// answer as promhttp.HandlerFor does: same content negotiation, gzip, name[]
-// filter, families sorted by name and series by label values.
+// protobuf, is written straight from the scrape's page: no
+// prometheus.Metric or dto.Metric is built per series. Other formats go
+// through promhttp with opts. Both answer as promhttp.HandlerFor does: same
+// content negotiation, gzip, name[] filter, families sorted by name and
+// series by label values.
+//
+// The scrape is bounded by the exporter's timeout, or by Prometheus's
+// X-Prometheus-Scrape-Timeout-Seconds less half a second when that is
+// shorter.
 func (e *Exporter) Handler(others prometheus.Gatherer, opts promhttp.HandlerOpts, logger *slog.Logger) http.Handler {
-	return &handler{
-		e:      e,
-		others: others,
-		logger: logger,
-		// Built on the first request that needs it: /probe makes a handler
-		// per request, and most take the text path.
-		fallback: sync.OnceValue(func() http.Handler {
-			own := prometheus.NewRegistry()
-			own.MustRegister(e)
-			return promhttp.HandlerFor(prometheus.Gatherers{others, own}, opts)
-		}),
-	}
+	return &handler{e: e, others: others, opts: opts, logger: logger}
 }
 
 type handler struct {
-	e        *Exporter
-	others   prometheus.Gatherer
-	logger   *slog.Logger
-	fallback func() http.Handler // the registry's path, for other formats
+	e      *Exporter
+	others prometheus.Gatherer
+	opts   promhttp.HandlerOpts
+	logger *slog.Logger
+}
+
+// scrapeTimeoutOffset is taken off Prometheus's scrape timeout, for the
+// network and the writing of the page.
+const scrapeTimeoutOffset = 500 * time.Millisecond
+
+// scrapeContext bounds a scrape by Prometheus's scrape timeout when it is
+// shorter than the exporter's.
+func (h *handler) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if v, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil {
+		if d := time.Duration(v*float64(time.Second)) - scrapeTimeoutOffset; d > 0 && d < h.e.timeout {
+			return context.WithTimeout(context.Background(), d)
+		}
+	}
+	return context.WithCancel(context.Background())
 }
 
 var (
@@ -52,16 +62,19 @@ var (
 )
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := h.scrapeContext(r)
+	defer cancel()
+	p := h.e.sharedScrape(ctx)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
-		h.fallback().ServeHTTP(w, r)
+		promhttp.HandlerFor(prometheus.Gatherers{h.others, pageGatherer{p}}, h.opts).ServeHTTP(w, r)
 		return
 	}
-	p := h.e.sharedScrape()
 	fams, err := h.others.Gather()
 	if err != nil {
 		h.logger.Error("error gathering metrics", "err", err)
 	}
+	fams = h.withCustom(fams, p.custom)
 	var keep map[string]bool
 	if names := r.URL.Query()["name[]"]; len(names) > 0 {
 		keep = make(map[string]bool, len(names))
@@ -91,6 +104,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(dropped) > 0 {
 		h.logger.Warn("dropped series of families exported twice", "count", len(dropped), "first", dropped[0])
+	}
+}
+
+// withCustom merges the xhttp_prom families into fams, both sorted by
+// name; one whose name fams holds is dropped with a warning.
+func (h *handler) withCustom(fams, custom []*dto.MetricFamily) []*dto.MetricFamily {
+	if len(custom) == 0 {
+		return fams
+	}
+	out := make([]*dto.MetricFamily, 0, len(fams)+len(custom))
+	for len(fams) > 0 || len(custom) > 0 {
+		switch {
+		case len(custom) == 0 || len(fams) > 0 && fams[0].GetName() < custom[0].GetName():
+			out, fams = append(out, fams[0]), fams[1:]
+		case len(fams) > 0 && fams[0].GetName() == custom[0].GetName():
+			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", custom[0].GetName())
+			custom = custom[1:]
+		default:
+			out, custom = append(out, custom[0]), custom[1:]
+		}
+	}
+	return out
+}
+
+// pageGatherer gathers a finished page and its xhttp_prom families, for
+// promhttp.
+type pageGatherer struct{ p *page }
+
+func (g pageGatherer) Gather() ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(pageCollector{g.p}); err != nil {
+		return nil, err
+	}
+	fams, err := reg.Gather()
+	return append(fams, g.p.custom...), err
+}
+
+type pageCollector struct{ p *page }
+
+func (pageCollector) Describe(chan<- *prometheus.Desc) {}
+func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.p.metrics() {
+		ch <- m
 	}
 }
 

@@ -24,11 +24,6 @@ var (
 	}
 )
 
-func init() {
-	register("htable.listTables", "hash table settings", updateHtableList)
-	register("htable.stats", "hash table sizes", updateHtableStats)
-}
-
 // htableCall returns one struct per table; Kamailio's fault for a config
 // without tables is an empty result.
 func htableCall(ctx context.Context, c Caller, method string) ([]binrpc.Value, error) {

@@ -36,28 +36,11 @@ type page struct {
 	recent  [4]span // the last tuples added, candidates for sharing
 	next    int     // the slot of recent replaced next
 	dropped []string
-
-	// layout is the previous scrape's (nil: none), then, once finished,
-	// this page's. While the page adds its families in the order layout
-	// lists them (offTrack false: descs is a prefix of layout.descs), it
-	// needs no map of its own to find them, and finish reuses the layout's
-	// ranks instead of sorting the names.
-	layout   *layout
-	offTrack bool
-	index    map[*Desc]uint32 // the indexes in descs, once off the track
-	last     uint32           // the family added last
-}
-
-// layout is the order in which a scrape added its families and the order
-// of their names, kept between the scrapes of one exporter: a Kamailio
-// reports the same statistics in the same order scrape after scrape, so
-// the next page follows it without hashing each family or sorting the
-// names again (thousands of statistics, one family each). Immutable.
-type layout struct {
-	descs []*Desc          // distinct, in the order first added
-	index map[*Desc]uint32 // the indexes in descs
-	rank  []uint32         // by index in descs: the position of the name among the distinct names, sorted
-	names int              // the number of distinct names
+	index   map[*Desc]uint32 // the indexes in descs
+	last    uint32           // the family added last
+	// custom holds the families of Kamailio's xhttp_prom page, sorted by
+	// name, none of which the page carries itself.
+	custom []*dto.MetricFamily
 }
 
 // span is a tuple's place in page.labels.
@@ -102,40 +85,17 @@ func (p *page) family(d *Desc) uint32 {
 	if len(p.descs) > 0 && p.descs[p.last] == d {
 		return p.last
 	}
-	i, ok := p.find(d)
+	i, ok := p.index[d]
 	if !ok {
+		if p.index == nil {
+			p.index = map[*Desc]uint32{}
+		}
 		i = uint32(len(p.descs))
 		p.descs = append(p.descs, d)
-		if p.index != nil {
-			p.index[d] = i
-		}
+		p.index[d] = i
 	}
 	p.last = i
 	return i
-}
-
-// find returns the index of d in p.descs. On the track it looks in the
-// layout: d is either the next new family the layout lists, or one of the
-// families added so far, or leaves the track.
-func (p *page) find(d *Desc) (uint32, bool) {
-	if !p.offTrack {
-		n := len(p.descs)
-		if l := p.layout; l != nil {
-			if n < len(l.descs) && l.descs[n] == d {
-				return 0, false // descs is layout.descs[:n], which does not hold d
-			}
-			if i, ok := l.index[d]; ok && int(i) < n {
-				return i, true
-			}
-		}
-		p.offTrack = true
-		p.index = make(map[*Desc]uint32, n+n/4)
-		for i, d := range p.descs {
-			p.index[d] = uint32(i)
-		}
-	}
-	i, ok := p.index[d]
-	return i, ok
 }
 
 // share returns the offset of an earlier tuple equal to the one just
@@ -218,110 +178,53 @@ func (p *page) compareLabels(a, b *sample) int {
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in p.dropped, but series of shared families, which several
-// collectors are expected to fill. Afterwards p.layout is this page's.
-//
-// The series are distributed by the rank of their family's name (stable,
-// so in the order added), then each name's series, when there are several
-// and they are not in order yet, are sorted by their label values: linear
-// in the series but for the families with many series, and the names are
-// sorted only when the families differ from the last scrape's.
+// collectors are expected to fill.
 func (p *page) finish() {
-	p.layout = p.nextLayout()
-	rank := p.layout.rank
-	// end[r] ends up as the end of name r's series in sorted, end[names] as
-	// the number of series.
-	end := make([]int, p.layout.names+1)
+	// rank[i] orders the families by name; equal names, equal ranks.
+	order := make([]int, len(p.descs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(p.descs[a].name, p.descs[b].name) })
+	rank := make([]int, len(p.descs))
+	for k, i := range order {
+		rank[i] = k
+		if k > 0 && p.descs[i].name == p.descs[order[k-1]].name {
+			rank[i] = rank[order[k-1]]
+		}
+	}
+	slices.SortStableFunc(p.samples, func(a, b sample) int {
+		if c := cmp.Compare(rank[a.desc], rank[b.desc]); c != 0 {
+			return c
+		}
+		return p.compareLabels(&a, &b)
+	})
+	// owner[r]: the family that owns name r, the first added of those
+	// that kept series.
+	owner := make([]uint32, len(p.descs))
+	for i := range owner {
+		owner[i] = math.MaxUint32
+	}
 	for _, x := range p.samples {
-		end[rank[x.desc]+1]++
+		owner[rank[x.desc]] = min(owner[rank[x.desc]], x.desc)
 	}
-	for r := 1; r < len(end); r++ {
-		end[r] += end[r-1]
-	}
-	// dest[i] is where series i goes; the moves are made in place (each
-	// swap puts one series where it belongs), so that the page does not
-	// need a second copy of its series.
-	dest := make([]uint32, len(p.samples))
-	for i, x := range p.samples {
-		r := rank[x.desc]
-		dest[i] = uint32(end[r])
-		end[r]++
-	}
-	sorted := p.samples
-	for i := range dest {
-		for int(dest[i]) != i {
-			j := dest[i]
-			sorted[i], sorted[j] = sorted[j], sorted[i]
-			dest[i], dest[j] = dest[j], dest[i]
-		}
-	}
-	byLabels := func(a, b sample) int { return p.compareLabels(&a, &b) }
-	out := sorted[:0]
-	start := 0
-	for _, stop := range end[:len(end)-1] {
-		group := sorted[start:stop]
-		start = stop
-		switch len(group) {
-		case 0: // a family whose series a failed collector took back
-			continue
-		case 1:
-			out = append(out, group[0])
+	out := p.samples[:0]
+	for _, x := range p.samples {
+		d, f := p.desc(&x), owner[rank[x.desc]]
+		if x.desc != f && !sameFamily(d, p.descs[f]) {
+			p.dropped = append(p.dropped, d.name+": conflicts with an earlier family of that name")
 			continue
 		}
-		if !slices.IsSortedFunc(group, byLabels) {
-			slices.SortStableFunc(group, byLabels)
-		}
-		first := group[0].desc
-		for _, x := range group[1:] {
-			first = min(first, x.desc)
-		}
-		kept := len(out)
-		for _, x := range group {
-			d := p.desc(&x)
-			if x.desc != first && !sameFamily(d, p.descs[first]) {
-				p.dropped = append(p.dropped, d.name+": conflicts with an earlier family of that name")
-				continue
+		if n := len(out); n > 0 && rank[out[n-1].desc] == rank[x.desc] && p.compareLabels(&out[n-1], &x) == 0 {
+			if !d.shared {
+				p.dropped = append(p.dropped, p.key(&x))
 			}
-			if len(out) > kept && p.compareLabels(&out[len(out)-1], &x) == 0 {
-				if !d.shared {
-					p.dropped = append(p.dropped, p.key(&x))
-				}
-				continue
-			}
-			out = append(out, x)
+			continue
 		}
+		out = append(out, x)
 	}
 	p.samples = out
 	p.index = nil
-}
-
-// nextLayout returns the layout of the page's families: the previous one when
-// the page added the same families in the same order, else a new one.
-func (p *page) nextLayout() *layout {
-	if prev := p.layout; prev != nil && !p.offTrack && len(p.descs) == len(prev.descs) {
-		return prev
-	}
-	l := &layout{descs: p.descs, index: p.index, rank: make([]uint32, len(p.descs))}
-	if l.index == nil {
-		l.index = make(map[*Desc]uint32, len(p.descs))
-		for i, d := range p.descs {
-			l.index[d] = uint32(i)
-		}
-	}
-	order := make([]uint32, len(p.descs))
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(p.descs[a].name, p.descs[b].name) })
-	for k, i := range order {
-		if k > 0 && p.descs[i].name != p.descs[order[k-1]].name {
-			l.names++
-		}
-		l.rank[i] = uint32(l.names)
-	}
-	if len(order) > 0 {
-		l.names++
-	}
-	return l
 }
 
 // key renders a series for a log message.

@@ -1,13 +1,11 @@
 package collector
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
@@ -61,9 +59,7 @@ func pageSeries(p *page, samples []sample) []string {
 
 // finish gives what one stable sort of all series gives, on random pages:
 // families that share a name (conflicting or alike), shared families,
-// repeated series, discarded collectors, families in changing order, with
-// and without the previous page's layout. A page that adds the previous
-// page's families in the same order reuses its layout.
+// repeated series, discarded collectors, families in changing order.
 func TestFinishMatchesSort(t *testing.T) {
 	shared := makeDesc("kamailio_b_shared", "shared", prometheus.GaugeValue, "type")
 	shared.shared = true
@@ -98,53 +94,18 @@ func TestFinishMatchesSort(t *testing.T) {
 			s.Add(d, float64(k), values...)
 		}
 	}
-	reused := 0
-	for round := range 500 {
-		var prev *layout
+	for round := range 1500 {
 		order := slices.Clone(pool[:1+rng.IntN(len(pool))])
-		for step := range 3 {
-			switch rng.IntN(4) {
-			case 0:
-				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-			case 1:
-				order = slices.Clone(pool[:1+rng.IntN(len(pool))])
-			}
-			p := &page{layout: prev}
-			fill(p, order, rng.IntN(60))
-			want, wantDropped := referenceFinish(p)
-			same := prev != nil && !p.offTrack && len(p.descs) == len(prev.descs)
-			p.finish()
-			if got := pageSeries(p, p.samples); !slices.Equal(got, want) {
-				t.Fatalf("round %d step %d: series\n%s\nwant\n%s", round, step, strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			if !slices.Equal(p.dropped, wantDropped) {
-				t.Fatalf("round %d step %d: dropped %q, want %q", round, step, p.dropped, wantDropped)
-			}
-			if same {
-				if p.layout != prev {
-					t.Fatalf("round %d step %d: same families in the same order, layout not reused", round, step)
-				}
-				reused++
-			}
-			prev = p.layout
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		p := &page{}
+		fill(p, order, rng.IntN(60))
+		want, wantDropped := referenceFinish(p)
+		p.finish()
+		if got := pageSeries(p, p.samples); !slices.Equal(got, want) {
+			t.Fatalf("round %d: series\n%s\nwant\n%s", round, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-	}
-	if reused < 50 {
-		t.Fatalf("only %d pages reused a layout", reused)
-	}
-}
-
-// Scraping the recorded Kamailio again follows the first scrape's layout
-// all along: no family is looked up in a map and the names are not sorted
-// again.
-func TestScrapeReusesLayout(t *testing.T) {
-	e := newTestExporter(t, replay(t, "unix", nil), 10*time.Second)
-	first := e.Scrape(context.Background())
-	second := e.Scrape(context.Background())
-	if first.layout == nil || second.layout != first.layout {
-		t.Fatalf("second scrape built a new layout (off track: %v)", second.offTrack)
-	}
-	if len(second.samples) != len(first.samples) || len(second.samples) < 100 {
-		t.Fatalf("%d and %d series", len(first.samples), len(second.samples))
+		if !slices.Equal(p.dropped, wantDropped) {
+			t.Fatalf("round %d: dropped %q, want %q", round, p.dropped, wantDropped)
+		}
 	}
 }

@@ -23,10 +23,6 @@ var (
 	}
 )
 
-func init() {
-	register("pkg.stats", "private memory per process", updatePkgStats)
-}
-
 // pkg.stats: one struct per process {entry, pid, rank, used, free,
 // real_used, total_size, total_frags, desc}.
 func updatePkgStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {

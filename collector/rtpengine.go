@@ -13,10 +13,6 @@ import (
 var rtpengineEnabledDesc = newDesc(namespace+"_rtpengine_enabled",
 	"rtpengine connection status", prometheus.GaugeValue, "url", "set", "index", "weight")
 
-func init() {
-	register("rtpengine.show", "rtpengine node status", updateRtpengineShow)
-}
-
 // rtpengine.show all: one struct per node {url, set, index, weight,
 // disabled, active, recheck_ticks}. A node counts as enabled only when it is
 // neither disabled nor inactive (a failed node waiting for its re-check has

@@ -27,24 +27,6 @@ var (
 	}
 )
 
-func init() {
-	register("sl.stats", "stateless replies per code", updateSLStats)
-	register("tm.stats", "transactions", updateTMStats)
-}
-
-// isCode reports whether s is a reply code or class: three of [0-9x].
-func isCode(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= '0' && c <= '9' || c == 'x') {
-			return false
-		}
-	}
-	return true
-}
-
 // addCodes adds the members of st named like reply codes to d.
 func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
 	for _, m := range st.Members {

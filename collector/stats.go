@@ -119,11 +119,6 @@ func curatedStat(name string) (statSeries, bool) {
 	return statSeries{}, false
 }
 
-func init() {
-	register("stats.fetch", "core and module statistics, scripted statistics", updateStatsFetch)
-	register("core.shmmem", "shared memory, when stats.fetch does not report it", updateCoreShmmem)
-}
-
 // stats.fetch all: one struct whose members are "group.name" → decimal
 // string. Values are parsed exactly; a value that is not a number fails the
 // collector rather than being exported as a wrong number.

@@ -14,10 +14,6 @@ var (
 		"Bytes of clear text queued in all TLS connections, waiting to be encrypted and sent (while a handshake is in progress).", prometheus.GaugeValue))
 )
 
-func init() {
-	register("tls.info", "TLS module connections", updateTLSInfo)
-}
-
 // tls.info: {max_connections, opened_connections, clear_text_write_queued_bytes}.
 // max_connections shares kamailio_tls_max_connections with core.tcp_info;
 // the scrape keeps one sample of it.

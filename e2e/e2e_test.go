@@ -87,6 +87,13 @@ func startExporter(t *testing.T, e env, args ...string) string {
 // the exporter's log.
 func startExporterLog(t *testing.T, e env, args ...string) (string, string) {
 	t.Helper()
+	base, log, _ := startExporterCmd(t, e, args...)
+	return base, log
+}
+
+// startExporterCmd is startExporterLog, also returning the process.
+func startExporterCmd(t *testing.T, e env, args ...string) (string, string, *exec.Cmd) {
+	t.Helper()
 	addr := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--web.listen-address=" + addr}, args...)...)
@@ -110,7 +117,7 @@ func startExporterLog(t *testing.T, e env, args ...string) (string, string) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(base + "/"); err == nil {
 			resp.Body.Close()
-			return base, logf.Name()
+			return base, logf.Name(), cmd
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("exporter did not start listening within 10s")
@@ -779,4 +786,103 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// SIGHUP (systemctl reload) never stops the exporter: it keeps serving the
+// real Kamailio, and says what it did.
+func TestReloadKeepsServing(t *testing.T) {
+	e := setup(t)
+	base, logFile, cmd := startExporterCmd(t, e, "--kamailio.binrpc-uri="+e.unixURI())
+	for range 2 {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if v, _ := find(scrape(t, base+"/metrics"), "kamailio_up", nil); v != 1 {
+			t.Fatalf("after SIGHUP: kamailio_up = %v", v)
+		}
+	}
+	if cmd.ProcessState != nil {
+		t.Fatalf("exporter exited: %v", cmd.ProcessState)
+	}
+	log, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(log), "SIGHUP") {
+		t.Errorf("the log does not say what SIGHUP did:\n%s", log)
+	}
+}
+
+// One bound for one scrape, against the real Kamailio with its ctl process
+// stopped (SIGSTOP: it accepts nothing and answers nothing) and an
+// xhttp_prom page that answers late: the scrape takes --kamailio.timeout,
+// or Prometheus's scrape timeout less the offset when that is shorter, not
+// one timeout for the RPCs and another for the page.
+func TestOneTimeoutRealKamailio(t *testing.T) {
+	e := setup(t)
+	ctlPid := 0
+	var pid int
+	for _, l := range strings.Split(kamcmd(t, e, "core.psa"), "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "pid: "); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+		if l == "description: ctl handler" {
+			ctlPid = pid
+		}
+	}
+	if ctlPid == 0 {
+		t.Fatal("no ctl handler process in core.psa")
+	}
+	slow := &http.Server{Addr: freePort(t), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(30 * time.Second):
+		case <-r.Context().Done():
+		}
+	})}
+	go slow.ListenAndServe()
+	defer slow.Close()
+	for _, tc := range []struct {
+		name, timeout, header string
+		bound                 time.Duration
+	}{
+		{"--kamailio.timeout", "1s", "", 1800 * time.Millisecond},
+		{"Prometheus's scrape timeout", "10s", "1.5", 1800 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := startExporter(t, e, "--kamailio.binrpc-uri=tcp://"+addr()+":2046", "--kamailio.timeout="+tc.timeout,
+				"--kamailio.custom-metrics-url=http://"+slow.Addr+"/metrics")
+			if err := syscall.Kill(ctlPid, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			defer syscall.Kill(ctlPid, syscall.SIGCONT)
+			req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+			if tc.header != "" {
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
+			}
+			begin := time.Now()
+			resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			el := time.Since(begin)
+			syscall.Kill(ctlPid, syscall.SIGCONT)
+			if el > tc.bound {
+				t.Errorf("scrape took %v, want at most %v", el, tc.bound)
+			}
+			for _, w := range []string{"kamailio_up 0", `kamailio_scrape_collector_success{collector="custom_metrics"} 0`} {
+				if !strings.Contains(string(body), w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+		})
+	}
+}
+
+// addr is the test Kamailio's loopback address.
+func addr() string {
+	if a := os.Getenv("KAMAILIO_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1"
 }

@@ -128,7 +128,7 @@ start() {
     if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
       # Userspace forwarding only (--table=-1), loopback only.
       rtpengine --foreground --log-stderr --table=-1 --interface="$addr" \
-        --listen-ng="$addr:2223" --listen-http="$addr:9901" --port-min=30000 --port-max=30100 \
+        --listen-ng="$addr:2223" --listen-cli="$addr:2224" --listen-http="$addr:9901" --port-min=30000 --port-max=30100 \
         >> "$rundir/rtpengine.log" 2>&1 < /dev/null &
       echo $! > "$rundir/rtpengine.pid"
     fi

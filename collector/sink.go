@@ -56,6 +56,13 @@ func newDesc(name, help string, typ prometheus.ValueType, labels ...string) *Des
 	return makeDesc(name, help, typ, labels...)
 }
 
+// sharedDesc marks d as a family that several collectors fill with the
+// same series: the first sample of a series wins, quietly.
+func sharedDesc(d *Desc) *Desc {
+	d.shared = true
+	return d
+}
+
 func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *Desc {
 	d := &Desc{name: name, help: help, typ: typ, labels: labels}
 	d.order = make([]int, len(labels))
@@ -82,7 +89,7 @@ type Sink struct {
 // warnOnce logs msg as a warning the first time key is seen in this
 // Kamailio run.
 func (s *Sink) warnOnce(key, msg string, attrs ...any) {
-	if s.logger != nil && (s.run == nil || s.run.first(key)) {
+	if s.logger != nil && s.firstInRun(key) {
 		s.logger.Warn(msg, attrs...)
 	}
 }

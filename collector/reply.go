@@ -1,0 +1,133 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+)
+
+// Helpers the collectors share to read replies.
+
+// callStruct calls method and returns its reply's single struct; a fault
+// is returned as it is.
+func callStruct(ctx context.Context, c Caller, method string, args ...any) (binrpc.Value, error) {
+	vals, err := c.Call(ctx, method, args...)
+	if err != nil {
+		return binrpc.Value{}, err
+	}
+	return onlyStruct(method, vals)
+}
+
+// onlyStruct returns the single struct of a reply.
+func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
+	if len(vals) != 1 || vals[0].Kind != binrpc.KindStruct {
+		return binrpc.Value{}, fmt.Errorf("%s: want one struct, got %s", method, shape(vals))
+	}
+	return vals[0], nil
+}
+
+// structs returns a reply made of structs only (one per process, table…).
+func structs(method string, vals []binrpc.Value) ([]binrpc.Value, error) {
+	for _, v := range vals {
+		if v.Kind != binrpc.KindStruct {
+			return nil, fmt.Errorf("%s: want structs, got %s", method, shape(vals))
+		}
+	}
+	return vals, nil
+}
+
+func shape(vals []binrpc.Value) string {
+	kinds := make([]string, 0, min(len(vals), 4))
+	for i, v := range vals {
+		if i == 4 {
+			kinds = append(kinds, "…")
+			break
+		}
+		kinds = append(kinds, v.Kind.String())
+	}
+	return fmt.Sprintf("%d values %v", len(vals), kinds)
+}
+
+// number returns the numeric member key of a struct.
+func number(st binrpc.Value, key string) (float64, error) {
+	v, ok := st.Get(key)
+	if !ok {
+		return 0, fmt.Errorf("member %q missing", key)
+	}
+	f, err := v.Float()
+	if err != nil {
+		return 0, fmt.Errorf("member %q: %w", key, err)
+	}
+	return f, nil
+}
+
+// text returns the scalar member key of a struct as text.
+func text(st binrpc.Value, key string) (string, error) {
+	v, ok := st.Get(key)
+	if !ok {
+		return "", fmt.Errorf("member %q missing", key)
+	}
+	s, err := v.Text()
+	if err != nil {
+		return "", fmt.Errorf("member %q: %w", key, err)
+	}
+	return s, nil
+}
+
+// field maps a struct member to a family.
+type field struct {
+	key  string
+	desc *Desc
+}
+
+// addFields adds one sample per field present in st. Missing members are
+// skipped (older Kamailio versions lack some); a present member that is not
+// a number is an error.
+func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) error {
+	for _, f := range fields {
+		v, ok := st.Get(f.key)
+		if !ok {
+			continue
+		}
+		n, err := asSample(v, f.desc)
+		if err != nil {
+			return fmt.Errorf("member %q: %w", f.key, err)
+		}
+		s.Add(f.desc, n, labelValues...)
+	}
+	return nil
+}
+
+// asSample is v as a sample of d. ctl sends a C int as a 32-bit BINRPC
+// int: a counter held in an unsigned int (tm.stats') arrives negative once
+// it passes 2^31, and is read back as unsigned.
+func asSample(v binrpc.Value, d *Desc) (float64, error) {
+	n, err := v.Float()
+	if err == nil && n < 0 && d.typ == prometheus.CounterValue && v.Kind == binrpc.KindInt && n >= math.MinInt32 {
+		n += 1 << 32
+	}
+	return n, err
+}
+
+func asFault(err error, f **binrpc.FaultError) bool { return errors.As(err, f) }
+
+// isCode reports whether s is a reply code or class: three of [0-9x].
+func isCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c == 'x') {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
