@@ -6,8 +6,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-
-	"github.com/kamailio-exporter/kamailio_exporter/internal/blocks"
 )
 
 // Protocol constants from Kamailio's binrpc.h.
@@ -381,7 +379,7 @@ func (d *decoder) carve(ms []Member) []Member {
 	if d.lazy > 0 {
 		hint = 0 // most of the payload is left encoded
 	}
-	out := blocks.Carve(&d.arena, len(ms), max(minArena, hint, 2*cap(d.arena)))
+	out := carve(&d.arena, len(ms), max(minArena, hint, 2*cap(d.arena)))
 	copy(out, ms)
 	return out
 }
@@ -609,4 +607,18 @@ func faultFrom(method string, vals []Value) *FaultError {
 		f.Message, _ = vals[1].Text()
 	}
 	return f
+}
+
+// carve returns n elements of *pool with no spare capacity, so an append
+// by the caller copies rather than overwrites the next slice. When the
+// pool has fewer than n elements left it continues in a new chunk of
+// max(n, chunk) elements; the slices already carved keep the old one.
+func carve[T any](pool *[]T, n, chunk int) []T {
+	p := *pool
+	if cap(p)-len(p) < n {
+		p = make([]T, 0, max(n, chunk))
+	}
+	out := p[len(p) : len(p)+n : len(p)+n]
+	*pool = p[:len(p)+n]
+	return out
 }

@@ -131,3 +131,18 @@ func isCode(s string) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// addCodes adds the members of st named like reply codes to d.
+func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
+	for _, m := range st.Members {
+		if !m.Named || !isCode(m.Name) {
+			continue
+		}
+		v, err := asSample(m.Value, d)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", method, m.Name, err)
+		}
+		s.Add(d, v, m.Name)
+	}
+	return nil
+}

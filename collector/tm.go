@@ -5,12 +5,9 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
 
 var (
-	slCodesDesc = newDesc(namespace+"_sl_stats_codes_total", "Per-code counters.", prometheus.CounterValue, "code")
 	tmCodesDesc = newDesc(namespace+"_tm_stats_codes_total", "Per-code counters.", prometheus.CounterValue, "code")
 
 	tmFields = []field{
@@ -26,30 +23,6 @@ var (
 		{"delayed_free", newDesc(namespace+"_tm_stats_delayed_free_total", "Delayed free transactions.", prometheus.CounterValue)},
 	}
 )
-
-// addCodes adds the members of st named like reply codes to d.
-func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
-	for _, m := range st.Members {
-		if !m.Named || !isCode(m.Name) {
-			continue
-		}
-		v, err := asSample(m.Value, d)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", method, m.Name, err)
-		}
-		s.Add(d, v, m.Name)
-	}
-	return nil
-}
-
-// sl.stats: struct code → count ("200", "2xx", …, "xxx").
-func updateSLStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	st, err := callStruct(ctx, c, "sl.stats")
-	if err != nil {
-		return err
-	}
-	return addCodes(s, "sl.stats", st, slCodesDesc)
-}
 
 // tm.stats: struct {current, waiting, total, total_local, rpl_received,
 // rpl_generated, rpl_sent, 6xx…2xx, created, freed, delayed_free}.

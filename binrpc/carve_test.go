@@ -1,4 +1,4 @@
-package blocks
+package binrpc
 
 import "testing"
 
@@ -6,9 +6,9 @@ import "testing"
 // length, and a short pool continues in a new chunk.
 func TestCarve(t *testing.T) {
 	var pool []int
-	a := Carve(&pool, 3, 4)
-	b := Carve(&pool, 1, 4) // fits the first chunk
-	c := Carve(&pool, 2, 4) // does not: a new chunk
+	a := carve(&pool, 3, 4)
+	b := carve(&pool, 1, 4) // fits the first chunk
+	c := carve(&pool, 2, 4) // does not: a new chunk
 	if len(a) != 3 || cap(a) != 3 || len(b) != 1 || cap(b) != 1 || len(c) != 2 || cap(c) != 2 {
 		t.Fatalf("lengths/capacities: %d/%d %d/%d %d/%d", len(a), cap(a), len(b), cap(b), len(c), cap(c))
 	}
@@ -20,7 +20,7 @@ func TestCarve(t *testing.T) {
 	if a[0] != 1 || b[0] != 2 || c[0] != 3 || c[1] != 3 {
 		t.Fatalf("slices overlap: %v %v %v", a, b, c)
 	}
-	if d := Carve(&pool, 10, 4); len(d) != 10 {
+	if d := carve(&pool, 10, 4); len(d) != 10 {
 		t.Fatalf("a request larger than the chunk: %d elements", len(d))
 	}
 }
