@@ -96,12 +96,9 @@ func main() {
 }
 
 // defaultGOGC is the garbage collector's target when GOGC is not set. The
-// exporter's live heap is small (under 10 MB at 110 000 series), so a
-// tighter target costs little CPU and keeps it off the Kamailio host's
-// memory: at the 100x synthetic instance, peak resident memory 26 MiB
-// against 33 MiB with Go's default of 100, for 18 ms more CPU per scrape;
-// no difference at ordinary sizes (BENCHMARKS.md, resident memory).
-// Prometheus itself lowers it too (to 75).
+// exporter's live heap is small, so a tighter target costs little CPU and
+// keeps it off the Kamailio host's memory (BENCHMARKS.md, resident memory,
+// has the figures). Prometheus itself lowers it too (to 75).
 const defaultGOGC = 50
 
 // applyDefaultGOGC sets defaultGOGC unless the GOGC environment variable

@@ -303,8 +303,8 @@ type lazyKey struct{}
 // containers of a reply nested deeper than depth levels undecoded (the
 // reply's top-level values are at level 1, so depth 0 leaves even those):
 // Value.Expand decodes them one at a time, and Value.Each walks one member
-// at a time. dispatcher.list at 10 000 destinations decodes into about
-// 15 MB of members at once, and into about 150 KB per set this way.
+// at a time, so that a large reply (dispatcher.list) is never decoded whole
+// (BENCHMARKS.md, resident memory).
 func WithLazyDepth(ctx context.Context, depth int) context.Context {
 	return context.WithValue(ctx, lazyKey{}, depth)
 }

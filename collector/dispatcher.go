@@ -40,8 +40,8 @@ func dispatcherUp(flags string) bool {
 // TIMEOUT}]}…}}…}}. No sets loaded (fault 500 "No Destination Sets") is an
 // empty result.
 func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
-	// Each SET is decoded when it is converted: at 10 000 destinations the
-	// whole tree would be about 15 MB of members at once.
+	// Each SET is decoded when it is converted, not the whole tree at once
+	// (BENCHMARKS.md, resident memory).
 	top, err := callStruct(binrpc.WithLazyDepth(ctx, 2), c, "dispatcher.list")
 	if binrpc.IsFault(err, 500, "No Destination Sets") {
 		return nil

@@ -23,10 +23,8 @@ import (
 // collectors append to it while the scrape runs; finish then sorts it into
 // exposition order and removes duplicates. A finished page is immutable and
 // may be written by several requests at once.
-//
-// At 110 000 series (the 100x synthetic instance) a page is about 2.3 MB;
-// the prometheus.Metric and dto.Metric a series costs on the registry's
-// path are about 500 bytes more (BENCHMARKS.md, resident memory).
+// It costs far less than a prometheus.Metric and a dto.Metric per series
+// (BENCHMARKS.md, resident memory).
 type page struct {
 	samples []sample
 	descs   []*Desc // the families of the samples, by sample.desc

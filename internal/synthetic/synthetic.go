@@ -22,7 +22,7 @@ type Instance struct {
 	Profiles    int // dialog profiles (dlg.profile_get_size, one RPC each)
 }
 
-// Large is the large instance of issue 7.
+// Large is the largest synthetic instance, the 100x of BENCHMARKS.md.
 var Large = Instance{Procs: 256, Sets: 100, DestsPerSet: 100, Htables: 500, Stats: 5000, Profiles: 1000}
 
 // Scaled returns Large scaled by pct percent, each count rounded up (so
