@@ -287,8 +287,9 @@ func argValue(a any) (Value, error) {
 // say) should strings.Clone it, or it keeps the whole payload alive.
 //
 // With lazy > 0, containers at level lazy or deeper (a reply's top-level
-// values are at level 1) are checked but not built: such a value keeps its encoded members in Str, and
-// Value.Expand decodes them when asked. A large reply can then be converted
+// values are at level 1) are checked but not built: such a value keeps its
+// encoded members in Str (Value.Encoded), and Value.Each, Expand and Get
+// decode them when asked. A large reply can then be converted
 // one part at a time, each part's members garbage before the next is built.
 type decoder struct {
 	s     string // the payload: decoded strings are substrings of it
@@ -310,6 +311,12 @@ var stackPool = sync.Pool{New: func() any { return new([]Member) }}
 // DecodePayload decodes all top-level records of a reply payload.
 func DecodePayload(p []byte) ([]Value, error) {
 	return decodeString(string(p), 0)
+}
+
+// DecodeEncoded decodes the top-level records of a reply payload, leaving
+// their structs and arrays encoded, as Pending.WaitEncoded does.
+func DecodeEncoded(p []byte) ([]Value, error) {
+	return decodeString(string(p), 1)
 }
 
 // decodeString decodes all top-level records of the payload s, leaving
@@ -349,12 +356,19 @@ func (d *decoder) release() {
 	stackPool.Put(&stack)
 }
 
-// Expand returns v with its members decoded when a lazy decode left them
-// encoded (see WithLazyDepth); any other value is returned as it is. The
+// Encoded reports whether v is a struct or array whose members were left
+// encoded (Pending.WaitEncoded, Each): Members is nil, Each, Expand and Get
+// decode them.
+func (v Value) Encoded() bool {
+	return (v.Kind == KindStruct || v.Kind == KindArray) && v.Members == nil && v.Str != ""
+}
+
+// Expand returns v with its members decoded when they were left encoded
+// (Encoded); any other value is returned as it is. The
 // members were checked when the reply was decoded, so an error here means
 // a value that was not built by this package.
 func (v Value) Expand() (Value, error) {
-	if (v.Kind != KindStruct && v.Kind != KindArray) || v.Members != nil || v.Str == "" {
+	if !v.Encoded() {
 		return v, nil
 	}
 	d := newDecoder(v.Str, 0)
@@ -528,15 +542,16 @@ func (d *decoder) member(k Kind, depth int) (m Member, end bool, err error) {
 }
 
 // Each calls fn with each member of the struct or array v, in order, and
-// stops at the first error fn returns. A container a lazy decode left
-// encoded is decoded one member at a time, without building its member
-// slice (containers inside a member are decoded in full): stats.fetch's
-// thousands of statistics cost no memory beyond the reply this way.
+// stops at the first error fn returns. The members of an encoded container
+// (Encoded) are decoded one at a time, without building its member slice,
+// and a member that is itself a struct or array comes encoded: walk it with
+// Each too, or Expand it. A reply of any size is then walked with memory
+// for one member at a time.
 func (v Value) Each(fn func(Member) error) error {
 	if v.Kind != KindStruct && v.Kind != KindArray {
 		return fmt.Errorf("binrpc: Each on a %s", v.Kind)
 	}
-	if v.Members != nil || v.Str == "" {
+	if !v.Encoded() {
 		for _, m := range v.Members {
 			if err := fn(m); err != nil {
 				return err
@@ -544,7 +559,7 @@ func (v Value) Each(fn func(Member) error) error {
 		}
 		return nil
 	}
-	d := newDecoder(v.Str, 0)
+	d := newDecoder(v.Str, 2) // the members' own containers stay encoded
 	defer d.release()
 	for {
 		m, end, err := d.member(v.Kind, 1)

@@ -2,6 +2,7 @@ package binrpc
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -467,4 +468,45 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("header %+v n=%d from % x", h, n, b)
 		}
 	})
+}
+
+// An encoded container never looks empty: Get finds its members and its
+// JSON is the full decode's.
+func TestEncodedLooksFull(t *testing.T) {
+	checked := 0
+	for name, b := range recordings(t) {
+		_, payload := splitPacket(t, name, b)
+		full, err := DecodePayload(payload)
+		if err != nil {
+			continue // recorded faults and such
+		}
+		enc, err := decodeString(string(payload), 1)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, v := range enc {
+			if !v.Encoded() {
+				continue
+			}
+			checked++
+			if v.Members != nil {
+				t.Fatalf("%s: encoded container with members", name)
+			}
+			for _, m := range full[i].Members {
+				if m.Named {
+					if got, ok := v.Get(m.Name); !ok || got.Kind != m.Value.Kind {
+						t.Fatalf("%s: Get(%q) on the encoded struct: %v %v", name, m.Name, got.Kind, ok)
+					}
+				}
+			}
+			a, err1 := json.Marshal(v)
+			b, err2 := json.Marshal(full[i])
+			if err1 != nil || err2 != nil || string(a) != string(b) {
+				t.Fatalf("%s: JSON of the encoded value %.80s (%v), full %.80s (%v)", name, a, err1, b, err2)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d encoded containers", checked)
+	}
 }

@@ -274,7 +274,19 @@ func (c *Conn) overCap(size int) bool {
 // *FaultError for a fault. The context's deadline bounds the reads;
 // cancelling it aborts the wait. A Pending whose connection broke before
 // its reply was read returns an error wrapping ErrAbandoned.
-func (p *Pending) Wait(ctx context.Context) ([]Value, error) {
+func (p *Pending) Wait(ctx context.Context) ([]Value, error) { return p.wait(ctx, 0) }
+
+// WaitEncoded is Wait, but leaves the reply's top-level structs and arrays
+// encoded: Value.Each walks one of them a member at a time (leaving the
+// containers inside encoded in turn), Value.Expand decodes it whole, and
+// Value.Get finds a member in it. A large reply (dispatcher.list,
+// stats.fetch) is then never decoded whole (BENCHMARKS.md, resident
+// memory).
+func (p *Pending) WaitEncoded(ctx context.Context) ([]Value, error) { return p.wait(ctx, 1) }
+
+// wait waits for the reply and decodes it, leaving containers at level
+// lazy or deeper encoded (none for 0).
+func (p *Pending) wait(ctx context.Context, lazy int) ([]Value, error) {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -284,7 +296,7 @@ func (p *Pending) Wait(ctx context.Context) ([]Value, error) {
 		}
 	}
 	if p.err == nil && !p.decoded {
-		p.vals, p.err = decodeString(p.payload, lazyDepth(ctx))
+		p.vals, p.err = decodeString(p.payload, lazy)
 		p.payload, p.decoded = "", true
 		switch {
 		case p.err != nil:
@@ -295,27 +307,6 @@ func (p *Pending) Wait(ctx context.Context) ([]Value, error) {
 		}
 	}
 	return p.vals, p.err
-}
-
-type lazyKey struct{}
-
-// WithLazyDepth returns a context under which Call and Wait leave the
-// containers of a reply nested deeper than depth levels undecoded (the
-// reply's top-level values are at level 1, so depth 0 leaves even those):
-// Value.Expand decodes them one at a time, and Value.Each walks one member
-// at a time, so that a large reply (dispatcher.list) is never decoded whole
-// (BENCHMARKS.md, resident memory).
-func WithLazyDepth(ctx context.Context, depth int) context.Context {
-	return context.WithValue(ctx, lazyKey{}, depth)
-}
-
-// lazyDepth returns the decoder's lazy level for ctx: 0 for a full decode.
-func lazyDepth(ctx context.Context) int {
-	d, ok := ctx.Value(lazyKey{}).(int)
-	if !ok || d < 0 {
-		return 0
-	}
-	return d + 1
 }
 
 // ErrAbandoned is the error of a pipelined request whose connection broke

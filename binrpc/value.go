@@ -54,7 +54,8 @@ func (k Kind) String() string {
 
 // Value is one decoded BINRPC value. Only the field matching Kind is set:
 // Int for KindInt, Double for KindDouble, Str for KindString and KindBytes,
-// Members for KindStruct and KindArray.
+// Members for KindStruct and KindArray, or Str for a struct or array whose
+// members were left encoded (Encoded; Each, Expand and Get decode them).
 type Value struct {
 	Kind    Kind
 	Int     int64
@@ -100,8 +101,15 @@ func Array(vs ...Value) Value {
 // Named returns a named struct member.
 func Named(name string, v Value) Member { return Member{Name: name, Named: true, Value: v} }
 
-// Get returns the first member named name of a struct.
+// Get returns the first member named name of a struct. An encoded struct
+// (Encoded) is decoded for it: walk a large one with Each instead.
 func (v Value) Get(name string) (Value, bool) {
+	if v.Encoded() {
+		var err error
+		if v, err = v.Expand(); err != nil {
+			return Value{}, false
+		}
+	}
 	for i := range v.Members {
 		if v.Members[i].Named && v.Members[i].Name == name {
 			return v.Members[i].Value, true
@@ -178,6 +186,13 @@ func (v Value) appendJSON(b *bytes.Buffer) error {
 		s, _ := json.Marshal(v.Str)
 		b.Write(s)
 	case KindStruct, KindArray:
+		if v.Encoded() {
+			x, err := v.Expand()
+			if err != nil {
+				return err
+			}
+			return x.appendJSON(b)
+		}
 		named := false
 		for _, m := range v.Members {
 			named = named || m.Named

@@ -22,6 +22,10 @@ type recordedCaller struct {
 	recs map[string]fakectl.Recording
 }
 
+func (r recordedCaller) CallEncoded(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
+	return r.Call(ctx, method, args...)
+}
+
 func (r recordedCaller) Call(_ context.Context, method string, args ...any) ([]binrpc.Value, error) {
 	key := method
 	for _, a := range args {

@@ -88,13 +88,23 @@ func (c *scrapeConn) sentAhead(method string) bool {
 }
 
 func (c *scrapeConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
-	vals, err := c.call(ctx, method, args)
+	return c.retry(ctx, method, args, false)
+}
+
+func (c *scrapeConn) CallEncoded(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
+	return c.retry(ctx, method, args, true)
+}
+
+// retry makes one call, and once more on a new connection when the kept
+// one turns out dead.
+func (c *scrapeConn) retry(ctx context.Context, method string, args []any, encoded bool) ([]binrpc.Value, error) {
+	vals, err := c.call(ctx, method, args, encoded)
 	if c.reused && c.conn == nil && ctx.Err() == nil {
 		// The kept connection broke before it answered anything: ask
 		// again on a new one, with the requests that were sent ahead.
 		c.reused = false
 		c.send(ctx, c.lost)
-		vals, err = c.call(ctx, method, args)
+		vals, err = c.call(ctx, method, args, encoded)
 	}
 	if c.conn != nil {
 		c.reused = false // it answered
@@ -102,12 +112,17 @@ func (c *scrapeConn) Call(ctx context.Context, method string, args ...any) ([]bi
 	return vals, err
 }
 
-func (c *scrapeConn) call(ctx context.Context, method string, args []any) ([]binrpc.Value, error) {
+// call takes the reply of a request sent ahead, or sends the request.
+func (c *scrapeConn) call(ctx context.Context, method string, args []any, encoded bool) ([]binrpc.Value, error) {
+	wait := (*binrpc.Pending).Wait
+	if encoded {
+		wait = (*binrpc.Pending).WaitEncoded
+	}
 	i := slices.IndexFunc(c.ahead, func(s sent) bool { return s.method == method && slices.Equal(s.args, args) })
 	if i >= 0 {
 		p := c.ahead[i].p
 		c.ahead = slices.Delete(c.ahead, i, i+1)
-		vals, err := p.Wait(ctx)
+		vals, err := wait(p, ctx)
 		c.check(err)
 		if !errors.Is(err, binrpc.ErrAbandoned) {
 			return vals, err
@@ -118,7 +133,12 @@ func (c *scrapeConn) call(ctx context.Context, method string, args []any) ([]bin
 	if err := c.dial(ctx); err != nil {
 		return nil, err
 	}
-	vals, err := c.conn.Call(ctx, method, args...)
+	p, err := c.conn.Send(ctx, method, args...)
+	if err != nil {
+		c.check(err)
+		return nil, err
+	}
+	vals, err := wait(p, ctx)
 	c.check(err)
 	return vals, err
 }

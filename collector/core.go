@@ -27,30 +27,31 @@ var (
 		"Opened TLS connections", prometheus.GaugeValue)
 )
 
-// core.psa: one struct per process {index, pid, status, rank, description}.
+// core.psa: one struct per process {index, pid, status, rank,
+// description}, walked one process at a time.
 func updateCorePSA(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "core.psa")
+	vals, err := c.CallEncoded(ctx, "core.psa")
 	if err != nil {
 		return err
 	}
-	procs, err := structs("core.psa", vals)
-	if err != nil {
-		return err
-	}
-	for _, p := range procs {
-		status, err := number(p, "status")
-		if err != nil {
-			return fmt.Errorf("core.psa: %w", err)
+	p := newPicker("status", "index", "pid", "rank", "description")
+	labels := make([]string, 4)
+	return eachStruct("core.psa", vals, func(proc binrpc.Value) error {
+		if err := p.pick(proc); err != nil {
+			return err
 		}
-		labels := make([]string, 4)
-		for i, k := range []string{"index", "pid", "rank", "description"} {
-			if labels[i], err = text(p, k); err != nil {
-				return fmt.Errorf("core.psa: %w", err)
+		status, err := p.number(0)
+		if err != nil {
+			return err
+		}
+		for i := range labels {
+			if labels[i], err = p.text(1 + i); err != nil {
+				return err
 			}
 		}
 		s.Add(processStatusDesc, status, labels...)
-	}
-	return nil
+		return nil
+	})
 }
 
 // core.runinfo: {name, version, sourceid, compiler, compiled, …, uptime_secs}.

@@ -37,75 +37,116 @@ func dispatcherUp(flags string) bool {
 
 // dispatcher.list: {NRSETS, RECORDS{SET{ID, TARGETS{DEST{URI, FLAGS,
 // PRIORITY, [ATTRS{…WEIGHT, RWEIGHT…}], [LATENCY{AVG, STD, EST, MAX,
-// TIMEOUT}]}…}}…}}. No sets loaded (fault 500 "No Destination Sets") is an
-// empty result.
+// TIMEOUT}]}…}}…}}, walked one member at a time: thousands of destinations
+// are never decoded at once. No sets loaded (fault 500 "No Destination
+// Sets") is an empty result.
 func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
-	// Each SET is decoded when it is converted, not the whole tree at once
-	// (BENCHMARKS.md, resident memory).
-	top, err := callStruct(binrpc.WithLazyDepth(ctx, 2), c, "dispatcher.list")
+	top, err := callEncodedStruct(ctx, c, "dispatcher.list")
 	if binrpc.IsFault(err, 500, "No Destination Sets") {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	records, ok := top.Get("RECORDS")
-	if !ok {
-		return nil // no sets
-	}
-	for _, set := range records.Members {
-		if set.Name != "SET" {
-			continue
-		}
-		if set.Value, err = set.Value.Expand(); err != nil {
-			return fmt.Errorf("dispatcher.list: SET: %w", err)
-		}
-		id, err := number(set.Value, "ID")
-		if err != nil {
-			return fmt.Errorf("dispatcher.list: SET: %w", err)
-		}
-		setID := itoa(int(id))
-		setName := cfg.DispatcherSetNames[int(id)]
-		targets, _ := set.Value.Get("TARGETS")
-		for _, dest := range targets.Members {
-			if dest.Name != "DEST" {
-				continue
-			}
-			if err := addDestination(s, dest.Value, setID, setName); err != nil {
-				return fmt.Errorf("dispatcher.list: set %s: %w", setID, err)
-			}
-		}
+	w := newDestWalker(s)
+	err = eachNamed(top, "RECORDS", func(records binrpc.Value) error {
+		return eachNamed(records, "SET", func(set binrpc.Value) error {
+			w.setID, w.setName = "", ""
+			return set.Each(func(m binrpc.Member) error {
+				switch m.Name {
+				case "ID":
+					id, err := m.Value.Float()
+					if err != nil {
+						return fmt.Errorf("SET: member \"ID\": %w", err)
+					}
+					w.setID, w.setName = itoa(int(id)), cfg.DispatcherSetNames[int(id)]
+				case "TARGETS":
+					if w.setID == "" {
+						return fmt.Errorf("SET: member \"ID\" missing")
+					}
+					return eachNamed(m.Value, "DEST", w.add)
+				}
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("dispatcher.list: %w", err)
 	}
 	return nil
 }
 
-func addDestination(s *Sink, d binrpc.Value, setID, setName string) error {
-	uri, err := text(d, "URI")
-	if err != nil {
-		return err
+// eachNamed calls fn with each member named name of the struct v.
+func eachNamed(v binrpc.Value, name string, fn func(binrpc.Value) error) error {
+	if v.Kind != binrpc.KindStruct {
+		return fmt.Errorf("%s: want a struct, got %s", name, v.Kind)
 	}
-	flags, err := text(d, "FLAGS")
+	return v.Each(func(m binrpc.Member) error {
+		if m.Name != name {
+			return nil
+		}
+		return fn(m.Value)
+	})
+}
+
+// destWalker converts destinations, reusing its pickers.
+type destWalker struct {
+	s                    *Sink
+	setID, setName       string
+	dest, attrs, latency *picker
+}
+
+func newDestWalker(s *Sink) *destWalker {
+	return &destWalker{s: s,
+		dest:    newPicker("URI", "FLAGS", "PRIORITY", "ATTRS", "LATENCY"),
+		attrs:   newPicker(fieldKeys(dsAttrsFields)...),
+		latency: newPicker(fieldKeys(dsLatencyFields)...),
+	}
+}
+
+func fieldKeys(fs []field) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.key
+	}
+	return out
+}
+
+func (w *destWalker) add(d binrpc.Value) error {
+	s, setID, setName := w.s, w.setID, w.setName
+	if err := w.dest.pick(d); err != nil {
+		return fmt.Errorf("set %s: DEST: %w", setID, err)
+	}
+	uri, err := w.dest.text(0)
 	if err != nil {
-		return err
+		return fmt.Errorf("set %s: %w", setID, err)
+	}
+	flags, err := w.dest.text(1)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", setID, err)
 	}
 	s.Add(dsTargetDesc, b2f(dispatcherUp(flags)), setID, uri, setName)
 	s.Add(dsFlagsDesc, 1, setID, uri, setName, flags)
-	if prio, err := number(d, "PRIORITY"); err == nil {
+	if prio, err := w.dest.number(2); err == nil {
 		s.Add(dsPriorityDesc, prio, setID, uri, setName)
 	}
 	// The reference exporter always exports weight, rweight and latency,
 	// with 0 when Kamailio has no ATTRS or LATENCY for the destination.
-	attrs, _ := d.Get("ATTRS")
-	latency, _ := d.Get("LATENCY")
-	for _, group := range []struct {
-		st     binrpc.Value
+	for k, group := range []struct {
+		p      *picker
 		fields []field
-	}{{attrs, dsAttrsFields}, {latency, dsLatencyFields}} {
-		for _, f := range group.fields {
+	}{{w.attrs, dsAttrsFields}, {w.latency, dsLatencyFields}} {
+		clear(group.p.ok)
+		if w.dest.ok[3+k] {
+			if err := group.p.pick(w.dest.vals[3+k]); err != nil {
+				return fmt.Errorf("set %s: %s %s: %w", setID, uri, w.dest.keys[3+k], err)
+			}
+		}
+		for i, f := range group.fields {
 			v := 0.0
-			if m, ok := group.st.Get(f.key); ok {
-				if v, err = m.Float(); err != nil {
-					return fmt.Errorf("%s %s: %w", uri, f.key, err)
+			if group.p.ok[i] {
+				if v, err = group.p.vals[i].Float(); err != nil {
+					return fmt.Errorf("set %s: %s %s: %w", setID, uri, f.key, err)
 				}
 			}
 			s.Add(f.desc, v, setID, uri, setName)

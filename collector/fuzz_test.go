@@ -12,11 +12,16 @@ import (
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
-// replyCaller answers every call with the same decoded reply.
-type replyCaller struct{ vals []binrpc.Value }
+// replyCaller answers every call with the same reply: decoded, or with
+// its top-level containers encoded.
+type replyCaller struct{ vals, encoded []binrpc.Value }
 
 func (r replyCaller) Call(context.Context, string, ...any) ([]binrpc.Value, error) {
 	return r.vals, nil
+}
+
+func (r replyCaller) CallEncoded(context.Context, string, ...any) ([]binrpc.Value, error) {
+	return r.encoded, nil
 }
 
 // FuzzCollectors feeds arbitrary replies to every collector, called
@@ -24,7 +29,7 @@ func (r replyCaller) Call(context.Context, string, ...any) ([]binrpc.Value, erro
 // collector accepts gathers into a valid exposition (no duplicate series,
 // valid names and label values).
 func FuzzCollectors(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(recordingsDir, "*.bin"))
+	files, _ := filepath.Glob(filepath.Join(recordingsDir, "*", "*.bin"))
 	for _, file := range files {
 		if r, err := fakectl.ReadRecording(file); err == nil {
 			f.Add(r.Payload)
@@ -35,9 +40,13 @@ func FuzzCollectors(f *testing.F) {
 		if err != nil {
 			return
 		}
+		encoded, err := binrpc.DecodeEncoded(payload)
+		if err != nil {
+			t.Fatalf("DecodeEncoded refused what DecodePayload accepted: %v", err)
+		}
 		for _, c := range collectors {
 			s := newSink(promslog.NewNopLogger(), nil)
-			if err := c.update(context.Background(), replyCaller{vals}, &testSettings, s); err != nil {
+			if err := c.update(context.Background(), replyCaller{vals, encoded}, &testSettings, s); err != nil {
 				continue
 			}
 			s.page.finish()

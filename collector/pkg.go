@@ -2,9 +2,10 @@ package collector
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
 
 var (
@@ -14,38 +15,40 @@ var (
 	pkgSizeDesc  = newDesc(namespace+"_pkgmem_size", "Private memory total size", prometheus.GaugeValue, "entry", "pid")
 	pkgFragsDesc = newDesc(namespace+"_pkgmem_frags", "Private memory total frags", prometheus.GaugeValue, "entry", "pid")
 
-	pkgFields = []field{
-		{"used", pkgUsedDesc},
-		{"free", pkgFreeDesc},
-		{"real_used", pkgRealDesc},
-		{"total_size", pkgSizeDesc},
-		{"total_frags", pkgFragsDesc},
-	}
+	// in the order of the members picked after entry and pid
+	pkgDescs = []*Desc{pkgUsedDesc, pkgFreeDesc, pkgRealDesc, pkgSizeDesc, pkgFragsDesc}
 )
 
 // pkg.stats: one struct per process {entry, pid, rank, used, free,
-// real_used, total_size, total_frags, desc}.
+// real_used, total_size, total_frags, desc}, walked one process at a time.
 func updatePkgStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "pkg.stats")
+	vals, err := c.CallEncoded(ctx, "pkg.stats")
 	if err != nil {
 		return err
 	}
-	procs, err := structs("pkg.stats", vals)
-	if err != nil {
-		return err
-	}
-	for _, p := range procs {
-		entry, err := text(p, "entry")
+	p := newPicker("entry", "pid", "used", "free", "real_used", "total_size", "total_frags")
+	return eachStruct("pkg.stats", vals, func(proc binrpc.Value) error {
+		if err := p.pick(proc); err != nil {
+			return err
+		}
+		entry, err := p.text(0)
 		if err != nil {
-			return fmt.Errorf("pkg.stats: %w", err)
+			return err
 		}
-		pid, err := text(p, "pid")
+		pid, err := p.text(1)
 		if err != nil {
-			return fmt.Errorf("pkg.stats: %w", err)
+			return err
 		}
-		if err := addFields(s, p, pkgFields, entry, pid); err != nil {
-			return fmt.Errorf("pkg.stats: %w", err)
+		for i, d := range pkgDescs {
+			if !p.ok[2+i] {
+				continue // older Kamailio versions lack some
+			}
+			v, err := p.number(2 + i)
+			if err != nil {
+				return err
+			}
+			s.Add(d, v, entry, pid)
 		}
-	}
-	return nil
+		return nil
+	})
 }

@@ -24,6 +24,16 @@ func callStruct(ctx context.Context, c Caller, method string, args ...any) (binr
 	return onlyStruct(method, vals)
 }
 
+// callEncodedStruct is callStruct with the struct left encoded, to be
+// walked with Each (CallEncoded).
+func callEncodedStruct(ctx context.Context, c Caller, method string, args ...any) (binrpc.Value, error) {
+	vals, err := c.CallEncoded(ctx, method, args...)
+	if err != nil {
+		return binrpc.Value{}, err
+	}
+	return onlyStruct(method, vals)
+}
+
 // onlyStruct returns the single struct of a reply.
 func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
 	if len(vals) != 1 || vals[0].Kind != binrpc.KindStruct {
@@ -143,6 +153,75 @@ func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
 			return fmt.Errorf("%s: %s: %w", method, m.Name, err)
 		}
 		s.Add(d, v, m.Name)
+	}
+	return nil
+}
+
+// picker takes the members it names from a struct in one walk (Value.Each),
+// so that an encoded struct is read without decoding it into a member
+// slice. The first member of each name counts. Reused from struct to
+// struct, it allocates nothing per struct.
+type picker struct {
+	keys []string
+	vals []binrpc.Value
+	ok   []bool
+}
+
+func newPicker(keys ...string) *picker {
+	return &picker{keys: keys, vals: make([]binrpc.Value, len(keys)), ok: make([]bool, len(keys))}
+}
+
+// pick reads st's members.
+func (p *picker) pick(st binrpc.Value) error {
+	if st.Kind != binrpc.KindStruct {
+		return fmt.Errorf("want a struct, got %s", st.Kind)
+	}
+	clear(p.ok)
+	return st.Each(func(m binrpc.Member) error {
+		for i, k := range p.keys {
+			if !p.ok[i] && m.Named && m.Name == k {
+				p.vals[i], p.ok[i] = m.Value, true
+				break
+			}
+		}
+		return nil
+	})
+}
+
+// text returns member i as text.
+func (p *picker) text(i int) (string, error) {
+	if !p.ok[i] {
+		return "", fmt.Errorf("member %q missing", p.keys[i])
+	}
+	s, err := p.vals[i].Text()
+	if err != nil {
+		return "", fmt.Errorf("member %q: %w", p.keys[i], err)
+	}
+	return s, nil
+}
+
+// number returns member i as a number.
+func (p *picker) number(i int) (float64, error) {
+	if !p.ok[i] {
+		return 0, fmt.Errorf("member %q missing", p.keys[i])
+	}
+	f, err := p.vals[i].Float()
+	if err != nil {
+		return 0, fmt.Errorf("member %q: %w", p.keys[i], err)
+	}
+	return f, nil
+}
+
+// eachStruct calls fn with each top-level value of a reply, which must be
+// structs (one per process, table…), left encoded by CallEncoded.
+func eachStruct(method string, vals []binrpc.Value, fn func(binrpc.Value) error) error {
+	for _, v := range vals {
+		if v.Kind != binrpc.KindStruct {
+			return fmt.Errorf("%s: want structs, got %s", method, shape(vals))
+		}
+		if err := fn(v); err != nil {
+			return fmt.Errorf("%s: %w", method, err)
+		}
 	}
 	return nil
 }

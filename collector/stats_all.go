@@ -158,7 +158,7 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 // When that is too large too, it reads the statistics group by group (see
 // eachGroup). Any other fault is returned as it is.
 func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
-	vals, err := c.Call(binrpc.WithLazyDepth(ctx, 0), "stats.fetch", "all")
+	vals, err := c.CallEncoded(ctx, "stats.fetch", "all")
 	if err == nil {
 		st, err := onlyStruct("stats.fetch", vals)
 		if err != nil {
@@ -236,7 +236,7 @@ func eachGroup(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) er
 		return fmt.Errorf("cnt.grps_list: %w", err)
 	}
 	for _, g := range groups {
-		vals, err := c.Call(binrpc.WithLazyDepth(ctx, 0), "stats.fetch", g+":")
+		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
 		if err == nil {
 			n := 0
 			for _, v := range vals {
