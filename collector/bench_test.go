@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,17 +81,24 @@ func BenchmarkScrapeHTTP(b *testing.B) {
 	e := newTestExporter(b, s, 5*time.Second)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e)
+	text := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
 	for name, h := range map[string]http.Handler{
-		"text":     e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger()),
-		"registry": promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		"text":      text,
+		"text+gzip": text,
+		"registry":  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	} {
 		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/metrics", nil)
+			// Prometheus's Accept header.
+			req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+			if strings.HasSuffix(name, "gzip") {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
-				if rec.Code != 200 || rec.Body.Len() < 10000 {
+				if rec.Code != 200 || rec.Body.Len() < 5000 {
 					b.Fatal(rec.Code, rec.Body.Len())
 				}
 			}

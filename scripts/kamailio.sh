@@ -10,7 +10,8 @@
 #   scripts/kamailio.sh status  [RUNDIR]
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
-# start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set.
+# start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set;
+# with KAMAILIO_LARGE=1, the large instance of the benchmarks.
 # RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Every
 # listener is on the loopback address $KAMAILIO_ADDR (default 127.0.0.1; the
 # demo uses 127.0.0.2, so that it and the test suite can run side by side).
@@ -124,6 +125,19 @@ start() {
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
   done > "$rundir/statistics.cfg"
   local defines=()
+  if [ "${KAMAILIO_LARGE:-0}" = 1 ]; then
+    # The large instance: 1 000 unprobed destinations in sets 10-59, 100
+    # htables, ctl's reply limits raised so that every reply fits.
+    {
+      echo 'modparam("ctl", "binrpc_max_body_size", 4096)'
+      echo 'modparam("ctl", "binrpc_struct_max_body_size", 4096)'
+      for i in $(seq 1 100); do echo "modparam(\"htable\", \"htable\", \"large$i=>size=4;\")"; done
+    } > "$rundir/large.cfg"
+    for i in $(seq 0 999); do
+      echo "$((10 + i / 20)) sip:$addr:$((6000 + i)) 0 0 weight=$((i % 100))"
+    done >> "$rundir/dispatcher.list"
+    defines+=(-A WITH_LARGE)
+  fi
   if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
     if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
       # Userspace forwarding only (--table=-1), loopback only.
@@ -138,7 +152,7 @@ start() {
       curl -sf -o /dev/null --max-time 1 "http://$addr:9901/metrics" && break
       sleep 0.2
     done
-    defines=(-A WITH_RTPENGINE)
+    defines+=(-A WITH_RTPENGINE)
   fi
   local kamailio=kamailio
   [ -n "${KAMAILIO_PREFIX:-}" ] && kamailio=$KAMAILIO_PREFIX/sbin/kamailio
