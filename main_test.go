@@ -198,3 +198,14 @@ func TestREADMEFlagsTable(t *testing.T) {
 		}
 	}
 }
+
+// discoveryOnlyCtl starts a fake ctl on network that exports no method but
+// system.listMethods: every collector is skipped.
+func discoveryOnlyCtl(network string) (*fakectl.Server, error) {
+	return fakectl.Start(network, func(r fakectl.Request) fakectl.Response {
+		if r.Method == "system.listMethods" {
+			return fakectl.Response{Values: []binrpc.Value{binrpc.String("system.listMethods")}}
+		}
+		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
+	})
+}

@@ -25,7 +25,6 @@ import (
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/collector"
-	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
 func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
@@ -67,12 +66,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	os.WriteFile(cfg, []byte("tls_server_config:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+
 		"\nbasic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600)
 
-	ctl, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
-		if r.Method == "system.listMethods" {
-			return fakectl.Response{Values: []binrpc.Value{binrpc.String("system.listMethods")}}
-		}
-		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
-	})
+	ctl, err := discoveryOnlyCtl("unix")
 	if err != nil {
 		t.Fatal(err)
 	}
