@@ -56,9 +56,7 @@ func pageText(t *testing.T, p *page, others prometheus.Gatherer, keep map[string
 }
 
 // otherFamilies stands for the process, Go and version collectors (fixed
-// values), with a histogram, a
-// family sorted among Kamailio's and one that adds to a Kamailio family
-// (as the xhttp_prom merge adds custom_metrics to the collector success).
+// values), with a histogram and a family sorted among Kamailio's.
 func otherFamilies() prometheus.Gatherer {
 	reg := prometheus.NewRegistry()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kamailio_exporter_build_info", Help: "Build \"info\" \\ with\nnewline.", ConstLabels: prometheus.Labels{"version": "x\"y\\z\nw"}})
@@ -68,11 +66,22 @@ func otherFamilies() prometheus.Gatherer {
 	hist.Observe(7)
 	goroutines := prometheus.NewGauge(prometheus.GaugeOpts{Name: "go_goroutines", Help: "Goroutines."})
 	reg.MustRegister(build, hist, goroutines)
+	return reg
+}
+
+// A family of others that the page carries too is dropped, and said.
+func TestWriteTextDropsOthersTwin(t *testing.T) {
+	p := newTestExporter(t, replay(t, "unix", nil), 10*time.Second).Scrape(context.Background())
 	success := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: successDesc.name, Help: successDesc.help}, []string{"collector"})
-	success.WithLabelValues("zz_custom").Set(0.5)
-	extra := prometheus.NewRegistry()
-	extra.MustRegister(success)
-	return prometheus.Gatherers{reg, extra}
+	success.WithLabelValues("zz_other").Set(0.5)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(success)
+	fams, _ := reg.Gather()
+	var b bytes.Buffer
+	dropped, err := p.writeText(bufio.NewWriter(&b), fams, nil)
+	if err != nil || len(dropped) != 1 || strings.Contains(b.String(), "zz_other") || !strings.Contains(b.String(), successDesc.name) {
+		t.Fatalf("dropped %v, err %v; page has the other's series: %v", dropped, err, strings.Contains(b.String(), "zz_other"))
+	}
 }
 
 // The page's own text writer gives, byte for byte, what promhttp gives
@@ -211,8 +220,8 @@ func TestHandlerFormats(t *testing.T) {
 	if f := fams["kamailio_up"]; f == nil || f.Metric[0].GetGauge().GetValue() != 1 {
 		t.Fatalf("kamailio_up missing or not 1")
 	}
-	if f := fams[successDesc.name]; f == nil || len(f.Metric) < 10 || f.Metric[len(f.Metric)-1].Label[0].GetValue() != "zz_custom" {
-		t.Fatal("the other collector_success series is not appended to the family")
+	if f := fams["go_goroutines"]; f == nil {
+		t.Fatal("the other families are not merged in")
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Fatalf("Content-Type %q", ct)

@@ -142,17 +142,6 @@ func (p *page) values(x *sample) []string {
 	return out
 }
 
-// compareSeries orders series as the exposition does: by family name, then
-// by label values in label name order.
-func (p *page) compareSeries(a, b *sample) int {
-	if da, db := p.desc(a), p.desc(b); da != db {
-		if c := strings.Compare(da.name, db.name); c != 0 {
-			return c
-		}
-	}
-	return p.compareLabels(a, b)
-}
-
 // compareLabels orders series of one name by their label values in label
 // name order.
 func (p *page) compareLabels(a, b *sample) int {
@@ -266,10 +255,8 @@ func (p *page) metrics() []prometheus.Metric {
 // writeText writes the page in the text exposition format (0.0.4), merged
 // by name with the families of others, which must be sorted by name as a
 // Gatherer returns them. A family of others whose name the page carries is
-// added to the page's family when it has the same HELP and type and only
-// gauges, counters or untyped series, and dropped otherwise. With keep
-// non-nil, only the families it names are written. It returns what it
-// dropped.
+// dropped. With keep non-nil, only the families it names are written. It
+// returns what it dropped.
 func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[string]bool) (dropped []string, err error) {
 	num := make([]byte, 0, 32)
 	i := 0
@@ -294,9 +281,9 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 			continue
 		}
 		i += len(fam)
-		var extra *dto.MetricFamily
 		if len(others) > 0 && others[0].GetName() == name {
-			extra, others = others[0], others[1:]
+			dropped = append(dropped, name+": another family of that name is exported")
+			others = others[1:]
 		}
 		if keep != nil && !keep[name] {
 			continue
@@ -325,46 +312,8 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 				return dropped, err
 			}
 		}
-		if extra != nil {
-			if extra.GetHelp() != d.help || extra.GetType() != dtoType(d.typ) {
-				dropped = append(dropped, name+": another family of that name is exported")
-				continue
-			}
-			for _, m := range extra.Metric {
-				if !writeDtoSample(w, name, m, &num) {
-					dropped = append(dropped, name+": unsupported series")
-				}
-			}
-		}
 	}
 	return dropped, w.Flush()
-}
-
-// writeDtoSample writes a gauge, counter or untyped series of another
-// family, as expfmt would; it reports false for any other kind.
-func writeDtoSample(w *bufio.Writer, name string, m *dto.Metric, num *[]byte) bool {
-	var v float64
-	switch {
-	case m.Gauge != nil:
-		v = m.Gauge.GetValue()
-	case m.Counter != nil:
-		v = m.Counter.GetValue()
-	case m.Untyped != nil:
-		v = m.Untyped.GetValue()
-	default:
-		return false
-	}
-	w.WriteString(name)
-	for l, lp := range m.Label {
-		writeLabel(w, l, lp.GetName(), []byte(lp.GetValue()))
-	}
-	writeValue(w, len(m.Label) > 0, v, num)
-	if m.TimestampMs != nil {
-		w.WriteByte(' ')
-		w.WriteString(strconv.FormatInt(m.GetTimestampMs(), 10))
-	}
-	w.WriteByte('\n')
-	return true
 }
 
 // writeLabel writes the i-th label pair of a series line, opening the
@@ -441,14 +390,4 @@ func typeName(t prometheus.ValueType) string {
 		return "gauge"
 	}
 	return "untyped"
-}
-
-func dtoType(t prometheus.ValueType) dto.MetricType {
-	switch t {
-	case prometheus.CounterValue:
-		return dto.MetricType_COUNTER
-	case prometheus.GaugeValue:
-		return dto.MetricType_GAUGE
-	}
-	return dto.MetricType_UNTYPED
 }

@@ -109,3 +109,14 @@ func TestFinishMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+// compareSeries orders series as the exposition does: by family name, then
+// by label values in label name order.
+func (p *page) compareSeries(a, b *sample) int {
+	if da, db := p.desc(a), p.desc(b); da != db {
+		if c := strings.Compare(da.name, db.name); c != 0 {
+			return c
+		}
+	}
+	return p.compareLabels(a, b)
+}
