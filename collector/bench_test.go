@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,18 +24,34 @@ type recordedCaller struct {
 	recs map[string]fakectl.Recording
 }
 
+// key names the recording of a request, as requestKey does.
+func (recordedCaller) key(method string, args []any) string {
+	key := method
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			key += "_" + strings.ReplaceAll(s, ":", "")
+		}
+	}
+	return key
+}
+
+// missing returns the first of c's requests that has no recording ("": none).
+func (r recordedCaller) missing(c *collector) string {
+	for _, req := range c.requests(&testSettings) {
+		key := r.key(req.method, req.args)
+		if _, ok := r.recs[key]; !ok {
+			return key
+		}
+	}
+	return ""
+}
+
 func (r recordedCaller) CallEncoded(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
 	return r.Call(ctx, method, args...)
 }
 
 func (r recordedCaller) Call(_ context.Context, method string, args ...any) ([]binrpc.Value, error) {
-	key := method
-	for _, a := range args {
-		if s, ok := a.(string); ok {
-			key += "_" + s
-		}
-	}
-	rec, ok := r.recs[key]
+	rec, ok := r.recs[r.key(method, args)]
 	if !ok {
 		return nil, &binrpc.FaultError{Method: method, Code: 500, Message: "command " + method + " not found"}
 	}
@@ -51,13 +68,17 @@ func (r recordedCaller) Call(_ context.Context, method string, args ...any) ([]b
 }
 
 // BenchmarkCollectors reports, per collector, the cost of decoding the
-// recorded reply of a real Kamailio and converting it into samples.
+// recorded reply of a real Kamailio and converting it into samples. A
+// collector whose replies were not recorded is skipped.
 func BenchmarkCollectors(b *testing.B) {
 	caller := recordedCaller{recs: loadRecordings(b)}
 	logger := promslog.NewNopLogger()
 	var descs descCache // as an exporter keeps it between scrapes
 	for _, c := range collectors {
 		b.Run(c.name, func(b *testing.B) {
+			if key := caller.missing(c); key != "" {
+				b.Skipf("no %s.bin in %s (scripts/record-replies.sh RUNDIR %s records it)", key, filepath.Join(recordingsDir, defaultRelease), key)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				s := newSink(logger, nil)
