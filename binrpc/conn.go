@@ -158,9 +158,6 @@ func (c *Conn) Idle() bool {
 	return c.broken == nil && len(c.queue) == 0 && len(c.wbuf) == 0
 }
 
-// Address returns the address the connection was dialled to.
-func (c *Conn) Address() Address { return c.addr }
-
 // Close closes the connection.
 func (c *Conn) Close() error {
 	c.mu.Lock()

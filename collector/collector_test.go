@@ -24,10 +24,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.prom from the current output")
 
-// recordingsDir holds the replies recorded from a real Kamailio 5.6 by
-// scripts/record-replies.sh, one packet per file, named after the method
-// and its arguments joined with "_".
-// recordingsDir holds one folder of recorded replies per Kamailio release.
+// recordingsDir holds one folder per Kamailio release of the replies
+// recorded by scripts/record-replies.sh, one packet per file, named after
+// the method and its arguments joined with "_" (requestKey).
 const recordingsDir = "../binrpc/testdata/replies"
 
 // defaultRelease is the release whose recordings most tests replay:
@@ -426,9 +425,6 @@ func TestUnreachableKamailio(t *testing.T) {
 }
 
 func TestLabelValuesAreValidUTF8(t *testing.T) {
-	psa := binrpc.Struct(binrpc.Named("IDX", binrpc.Int(0)), binrpc.Named("PID", binrpc.Int(1)),
-		binrpc.Named("STATUS", binrpc.Int(1)), binrpc.Named("RANK", binrpc.Int(0)),
-		binrpc.Named("DSC", binrpc.String("bad \xff\xfe utf8")))
 	s := newSink(promslog.NewNopLogger(), nil)
 	s.Add(processStatusDesc, 1, "0", "1", "0", "bad \xff\xfe utf8")
 	if len(s.page.samples) != 1 {
@@ -443,7 +439,6 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 			t.Fatalf("description = %q", l.GetValue())
 		}
 	}
-	_ = psa
 }
 
 // Concurrent scrapes are race-free (run with -race) and complete.
@@ -479,8 +474,6 @@ func TestScrapeTimeout(t *testing.T) {
 	if el := time.Since(begin); el > 3*time.Second {
 		t.Fatalf("scrape took %v", el)
 	}
-	var fams []*dto.MetricFamily
-	_ = fams
 	if len(out.samples) == 0 {
 		t.Fatal("no samples")
 	}
