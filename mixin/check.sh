@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks the mixin: rule syntax, alert and recording-rule unit tests, the
 # dashboard JSON (up to date with its generator), and that every metric the
-# rules and the dashboard use is one the exporter produces against the real
-# Kamailio (e2e/testdata/families.golden), a recording rule, or "up".
+# rules and the dashboard use is one the exporter produces against every
+# real Kamailio release tested (e2e/testdata/<release>/families.golden), a
+# recording rule, or "up".
 set -euo pipefail
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$dir"
@@ -17,9 +18,11 @@ if ! cmp -s dashboards/kamailio.json "$tmp/committed.json"; then
   echo "dashboards/kamailio.json is not what generate.py produces: run python3 mixin/dashboards/generate.py" >&2
   exit 1
 fi
-python3 - "$dir/../e2e/testdata/families.golden" <<'PY'
+python3 - "$dir"/../e2e/testdata/*/families.golden <<'PY'
 import json, re, sys
-known = {line.split()[0] for line in open(sys.argv[1]) if line.strip()}
+if len(sys.argv) < 2:
+    sys.exit("no e2e/testdata/<release>/families.golden")
+known = set.intersection(*({line.split()[0] for line in open(f) if line.strip()} for f in sys.argv[1:]))
 exprs = []
 for f in ("alerts.yml", "rules.yml"):
     exprs += re.findall(r"^\s+expr: (.*(?:\n\s{10,}.*)*)", open(f).read(), re.M)
