@@ -1,7 +1,11 @@
 package collector
 
 import (
+	"compress/gzip"
+	"io"
+
 	"context"
+	kgzip "github.com/klauspost/compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
 
 // recordedCaller decodes the recorded reply of each request, as a real
@@ -125,4 +130,59 @@ func BenchmarkScrapeHTTP(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCompress compares the gzip writers for the handler at level 1
+// (BestSpeed), on the text page of the recorded test Kamailio and of the
+// production-sized synthetic instance, with a writer reused from scrape to
+// scrape as the handler's pool does.
+func BenchmarkCompress(b *testing.B) {
+	pages := map[string][]byte{
+		"test":       textPage(b, newTestExporter(b, replay(b, "unix", nil), 10*time.Second)),
+		"production": textPage(b, syntheticExporter(b, synthetic.Production, nil)),
+	}
+	for name, page := range pages {
+		std, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+		kp, _ := kgzip.NewWriterLevel(io.Discard, kgzip.BestSpeed)
+		for wname, w := range map[string]interface {
+			io.WriteCloser
+			Reset(io.Writer)
+		}{"stdlib": std, "klauspost": kp} {
+			b.Run(name+"/"+wname, func(b *testing.B) {
+				b.SetBytes(int64(len(page)))
+				b.ReportAllocs()
+				for b.Loop() {
+					w.Reset(io.Discard)
+					w.Write(page)
+					w.Close()
+				}
+			})
+		}
+	}
+}
+
+// textPage scrapes e and returns its text page.
+func textPage(b *testing.B, e *Exporter) []byte {
+	rec := httptest.NewRecorder()
+	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger()).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.Bytes()
+}
+
+// BenchmarkGzipWriterNew is the cost of a new gzip writer, which a scrape
+// pays whenever the pool has lost its writers to a garbage collection.
+func BenchmarkGzipWriterNew(b *testing.B) {
+	b.Run("stdlib", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+			w.Close()
+		}
+	})
+	b.Run("klauspost", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w, _ := kgzip.NewWriterLevel(io.Discard, kgzip.BestSpeed)
+			w.Close()
+		}
+	})
 }

@@ -2,8 +2,8 @@ package collector
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
@@ -57,7 +58,6 @@ func (h *handler) scrapeContext(r *http.Request) (context.Context, context.Cance
 }
 
 var (
-	gzipWriters   = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
 	bufferWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 )
 
@@ -89,9 +89,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer bufferWriters.Put(bw)
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
-		gz := gzipWriters.Get().(*gzip.Writer)
-		defer gzipWriters.Put(gz)
-		gz.Reset(w)
+		gz := getGzip(w)
+		defer putGzip(gz)
 		defer gz.Close()
 		bw.Reset(gz)
 	} else {
@@ -147,6 +146,29 @@ func (pageCollector) Describe(chan<- *prometheus.Desc) {}
 func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range c.p.metrics() {
 		ch <- m
+	}
+}
+
+// gzipWriters keeps a few gzip writers from scrape to scrape. Not a
+// sync.Pool: that loses them at every garbage collection, and a new writer
+// costs more than compressing a page (BENCHMARKS.md, compression).
+var gzipWriters = make(chan *gzip.Writer, 2)
+
+func getGzip(w io.Writer) *gzip.Writer {
+	select {
+	case gz := <-gzipWriters:
+		gz.Reset(w)
+		return gz
+	default:
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		return gz
+	}
+}
+
+func putGzip(gz *gzip.Writer) {
+	select {
+	case gzipWriters <- gz:
+	default:
 	}
 }
 

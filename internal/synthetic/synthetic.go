@@ -25,6 +25,12 @@ type Instance struct {
 // Large is the largest synthetic instance, the 100x of BENCHMARKS.md.
 var Large = Instance{Procs: 256, Sets: 100, DestsPerSet: 100, Htables: 500, Stats: 5000, Profiles: 1000}
 
+// Production is a large production proxy, the "large instance" of
+// BENCHMARKS.md measured against a real Kamailio too (KAMAILIO_LARGE=1):
+// 1 000 dispatcher destinations in 50 sets, about 40 processes, 100
+// htables, a few hundred statistics.
+var Production = Instance{Procs: 40, Sets: 50, DestsPerSet: 20, Htables: 100, Stats: 460, Profiles: 1}
+
 // Scaled returns Large scaled by pct percent, each count rounded up (so
 // 1 % is 3 processes, 1 set of 100 destinations, 5 htables, 50 statistics
 // and 10 profiles).
