@@ -16,6 +16,12 @@
 // taking its replies. A collector that fails exports nothing. The fetch of
 // Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
 // same deadline.
+//
+// To stay small on a large Kamailio, a scrape keeps its series in a compact
+// page (16 bytes each plus shared label values) and writes the text format
+// straight from it, sorted as promhttp sorts (protobuf, when asked for, goes
+// through client_golang's registry); large replies are walked one member at
+// a time (Caller.CallEncoded) rather than decoded whole.
 package collector
 
 import (
