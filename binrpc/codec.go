@@ -296,6 +296,7 @@ type decoder struct {
 	off   int
 	lazy  int
 	stack []Member // members of the containers being decoded, innermost last
+	high  int      // the longest the stack has been: what release clears
 	arena []Member // the finished containers' members are carved from it
 }
 
@@ -351,7 +352,7 @@ func newDecoder(s string, lazy int) *decoder {
 
 // release returns the decoder's stack to the pool.
 func (d *decoder) release() {
-	clear(d.stack[:cap(d.stack)]) // drop references into the reply
+	clear(d.stack[:max(d.high, len(d.stack))]) // drop references into the reply
 	stack := d.stack[:0]
 	stackPool.Put(&stack)
 }
@@ -500,6 +501,7 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 				v.Str = d.str(from, d.off) // its members, and its end marker
 			} else {
 				v.Members = d.carve(d.stack[base:])
+				d.high = max(d.high, len(d.stack))
 				d.stack = d.stack[:base]
 			}
 			return v, false, nil
