@@ -37,6 +37,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/RELEASE/families.golden")
 
+// kamAddr is the loopback address every listener of the test Kamailio is
+// on: $KAMAILIO_ADDR, as scripts/kamailio.sh uses it.
+var kamAddr = func() string {
+	if a := os.Getenv("KAMAILIO_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1"
+}()
+
 type env struct {
 	rundir  string
 	bin     string
@@ -190,7 +199,8 @@ func TestScrapeRealKamailio(t *testing.T) {
 	base, logFile := startExporterLog(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
 		"--collector.dispatcher.mapping=1:Carrier 1", "--collector.dialog.profiles=inbound",
 		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile",
-		"--kamailio.custom-metrics-url=http://127.0.0.1:8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics")
+		"--kamailio.custom-metrics-url=http://"+kamAddr+":8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics",
+		"--rtpengine.metrics-url=http://"+kamAddr+":9901/metrics")
 	fams := scrape(t, base+"/metrics")
 
 	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
@@ -275,7 +285,7 @@ func TestScrapeRealKamailio(t *testing.T) {
 	}
 
 	// The real rtpengine daemon is up.
-	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 1 {
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:" + kamAddr + ":2223"}); !ok || v != 1 {
 		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 1", v, ok)
 	}
 	// Kamailio's own xhttp_prom page is merged.
@@ -419,7 +429,8 @@ func checkPromtool(t *testing.T, page string) {
 // node is reported down and the rtp path answers 502.
 func TestRtpengineDown(t *testing.T) {
 	e := setup(t)
-	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--web.rtp-telemetry-path=/rtp_metrics")
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--web.rtp-telemetry-path=/rtp_metrics",
+		"--rtpengine.metrics-url=http://"+kamAddr+":9901/metrics")
 	pid, err := os.ReadFile(filepath.Join(e.rundir, "rtpengine.pid"))
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +450,7 @@ func TestRtpengineDown(t *testing.T) {
 	}
 	kamcmd(t, e, "rtpengine.ping", "all")
 	fams := scrape(t, base+"/metrics")
-	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 0 {
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:" + kamAddr + ":2223"}); !ok || v != 0 {
 		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 0", v, ok)
 	}
 	if _, status := get(t, base+"/rtp_metrics"); status != http.StatusBadGateway {
@@ -471,8 +482,8 @@ func TestRPCEveryTransport(t *testing.T) {
 		e.unixURI(),
 		"unix:" + e.rundir + "/kamailio_ctl",
 		"unixd://" + e.rundir + "/kamailio_ctl.dgram",
-		"tcp://127.0.0.1:2046",
-		"udp://127.0.0.1:2047",
+		"tcp://" + kamAddr + ":2046",
+		"udp://" + kamAddr + ":2047",
 	}
 	for _, uri := range uris {
 		t.Run(uri, func(t *testing.T) {
@@ -509,7 +520,7 @@ func TestRPCEveryTransport(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	raw, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri=tcp://127.0.0.1:2046", "core.psa").Output()
+	raw, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri=tcp://"+kamAddr+":2046", "core.psa").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -671,7 +682,7 @@ func TestPrometheusScrapesMetricsAndProbe(t *testing.T) {
 	// /probe scrapes only its own --kamailio.binrpc-uri unless a config
 	// file lists other targets.
 	probeCfg := filepath.Join(dir, "probe.yml")
-	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://127.0.0.1:2046\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://"+kamAddr+":2046\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--config.file="+probeCfg)
@@ -685,7 +696,7 @@ scrape_configs:
     static_configs: [{targets: ['%s']}]
   - job_name: kamailio_probe
     metrics_path: /probe
-    static_configs: [{targets: ['tcp://127.0.0.1:2046']}]
+    static_configs: [{targets: ['tcp://%s:2046']}]
     relabel_configs:
       - source_labels: [__address__]
         target_label: __param_target
@@ -693,7 +704,7 @@ scrape_configs:
         target_label: instance
       - target_label: __address__
         replacement: '%s'
-`, exporterAddr, exporterAddr)
+`, exporterAddr, kamAddr, exporterAddr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -753,7 +764,7 @@ scrape_configs:
 	}
 	one := func(v []float64) bool { return len(v) == 1 && v[0] == 1 }
 	waitFor("metrics path", `kamailio_up{job="kamailio"}`, one)
-	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://127.0.0.1:2046"}`, one)
+	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://`+kamAddr+`:2046"}`, one)
 	waitFor("probe collectors", `min(kamailio_scrape_collector_success{job="kamailio_probe"})`, one)
 
 	// Calls while Prometheus scrapes: the INVITE rate becomes positive.
