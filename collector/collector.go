@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ type updateFunc func(ctx context.Context, c Caller, cfg *Settings, s *Sink) erro
 type collector struct {
 	name    string // the RPC method, also the `collector` label value
 	help    string
-	enabled bool
+	enabled bool // the default of its --[no-]collector.<name> flag
 	update  updateFunc
 }
 
@@ -58,6 +59,12 @@ var registry []*collector
 
 func register(name, help string, fn updateFunc) {
 	registry = append(registry, &collector{name: name, help: help, enabled: true, update: fn})
+}
+
+// registerOff registers a collector that runs only when asked for with
+// --collector.<name> (one too costly for Kamailio to run by default).
+func registerOff(name, help string, fn updateFunc) {
+	registry = append(registry, &collector{name: name, help: help, enabled: false, update: fn})
 }
 
 // Names returns the collector names in scrape order.
@@ -77,7 +84,7 @@ func AddFlags(app *kingpin.Application) Selection {
 	sel := Selection{}
 	for _, c := range registry {
 		sel[c.name] = app.Flag("collector."+c.name,
-			fmt.Sprintf("Enable the %s collector (%s).", c.name, c.help)).Default("true").Bool()
+			fmt.Sprintf("Enable the %s collector (%s).", c.name, c.help)).Default(strconv.FormatBool(c.enabled)).Bool()
 	}
 	return sel
 }
@@ -137,11 +144,12 @@ type round struct {
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
-// selected collectors (all when sel is nil).
+// selected collectors (all when sel is nil; a collector sel does not name
+// runs when it is on by default).
 func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, sel Selection, logger *slog.Logger) *Exporter {
 	e := &Exporter{addr: addr, timeout: timeout, settings: settings, logger: logger}
 	for _, c := range registry {
-		if sel == nil || sel[c.name] == nil || *sel[c.name] {
+		if sel == nil || (sel[c.name] == nil && c.enabled) || (sel[c.name] != nil && *sel[c.name]) {
 			e.collectors = append(e.collectors, c)
 		}
 	}
