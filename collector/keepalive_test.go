@@ -28,11 +28,21 @@ func runinfoAt(t *testing.T, now string) fakectl.Response {
 	return fakectl.Response{Values: []binrpc.Value{st}}
 }
 
-// The live destination is up, the dead one down, on the recording (5.6.3,
-// which writes "last up" and "last down" under each other's names) and on
-// replies as later releases write them: the same series.
+// The live destination is up, the dead one down, on the recordings of 5.6.3
+// (which writes "last up" and "last down" under each other's names) and of
+// 6.1.4: the same series.
 func TestKeepaliveList(t *testing.T) {
-	fams := gather(t, newTestExporter(t, replay(t, "unix", nil), 5*time.Second))
+	for _, release := range []string{"5.6.3", "6.1.4"} {
+		t.Run(release, func(t *testing.T) { checkKeepaliveRecording(t, release) })
+	}
+
+}
+
+// checkKeepaliveRecording: 5.6.3's reply has the up destination's "last up"
+// at the epoch and its "last down" at the time of its last 2xx; 6.1.4's has
+// them right. Both read alike.
+func checkKeepaliveRecording(t *testing.T, release string) {
+	fams := gather(t, newTestExporter(t, replayRelease(t, release, "unix", nil), 5*time.Second))
 	if v := success(fams, "keepalive.list"); v != 1 {
 		t.Fatalf("success = %v", v)
 	}
@@ -44,15 +54,22 @@ func TestKeepaliveList(t *testing.T) {
 			}
 		}
 	}
-	// 5.6.3's reply: the up destination's "last up" is the epoch, its "last
-	// down" the time of its last 2xx.
 	if _, ok := sampleValue(fams, "kamailio_keepalive_destination_last_down_age_seconds", map[string]string{"uri": "sip:127.0.0.3:5060"}); ok {
 		t.Errorf("the live destination never failed, yet has a last down age")
 	}
 	if _, ok := sampleValue(fams, "kamailio_keepalive_destination_last_up_age_seconds", map[string]string{"uri": "sip:127.0.0.3:5098"}); ok {
 		t.Errorf("the dead destination never answered, yet has a last up age")
 	}
+	for _, f := range []string{"kamailio_keepalive_destination_last_up_age_seconds", "kamailio_keepalive_destination_last_down_age_seconds"} {
+		if n := familyLen(fams, f); n != 1 {
+			t.Errorf("%s: %d series, want 1", f, n)
+		}
+	}
+}
 
+// Replies as 5.6 and as later releases write them give the same ages,
+// counted from core.runinfo's time_now; the epoch means never.
+func TestKeepaliveSyntheticReplies(t *testing.T) {
 	now := "Thu Nov 26 10:00:00 2026"
 	for name, dests := range map[string][]binrpc.Value{
 		"as 5.8 to 6.1 write it": {
