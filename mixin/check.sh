@@ -2,7 +2,9 @@
 # Checks the mixin: rule syntax, alert and recording-rule unit tests, the
 # dashboard JSON (up to date with its generator), and that every metric the
 # rules and the dashboard use is one the exporter produces against the real
-# Kamailio (e2e/testdata/families.golden), a recording rule, or "up".
+# Kamailio (e2e/testdata/*/families.golden), a recording rule, or "up"; and
+# that the input series of the tests on uac, DMQ, keepalive and module memory
+# are series the e2e tests scraped (testdata/*.prom, saved by e2e -update).
 set -euo pipefail
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$dir"
@@ -17,9 +19,9 @@ if ! cmp -s dashboards/kamailio.json "$tmp/committed.json"; then
   echo "dashboards/kamailio.json is not what generate.py produces: run python3 mixin/dashboards/generate.py" >&2
   exit 1
 fi
-python3 - "$dir/../e2e/testdata/families.golden" <<'PY'
+python3 - "$dir"/../e2e/testdata/*/families.golden <<'PY'
 import json, re, sys
-known = {line.split()[0] for line in open(sys.argv[1]) if line.strip()}
+known = {line.split()[0] for f in sys.argv[1:] for line in open(f) if line.strip()}
 exprs = []
 for f in ("alerts.yml", "rules.yml"):
     exprs += re.findall(r"^\s+expr: (.*(?:\n\s{10,}.*)*)", open(f).read(), re.M)
@@ -35,5 +37,25 @@ for e in exprs:
 if bad:
     sys.exit("unknown metrics in the mixin: " + ", ".join(sorted(bad)))
 print(f"mixin: {len(exprs)} expressions use only exported metrics")
+PY
+python3 - testdata/*.prom <<'PY'
+import re, sys
+def key(name, labels):
+    pairs = re.findall(r'(\w+)="([^"]*)"', labels)
+    return name + "{" + ",".join(sorted(f'{k}="{v}"' for k, v in pairs if k not in ("instance", "job"))) + "}"
+scraped = set()
+for f in sys.argv[1:]:
+    for line in open(f):
+        m = re.match(r"(kamailio_\w+)\{(.*)\} \S+$", line)
+        if m:
+            scraped.add(key(m[1], m[2]))
+n, missing = 0, []
+for m in re.finditer(r"series: '((kamailio_(?:uac|dmq|keepalive|module)_\w+)\{(.*?)\})'", open("tests.yml").read()):
+    n += 1
+    if key(m[2], m[3]) not in scraped:
+        missing.append(m[1])
+if missing or n == 0:
+    sys.exit("tests.yml input series not scraped by the e2e tests (mixin/testdata/*.prom): " + ", ".join(missing))
+print(f"mixin: the {n} input series of the uac, DMQ, keepalive and module memory tests were scraped by the e2e tests")
 PY
 echo "mixin OK"
