@@ -18,45 +18,58 @@ func init() {
 	registerOff("mod.mem_stats", "memory per module; walks Kamailio's allocation tables, off by default", updateModMemStats)
 }
 
-// mod.mem_stats all shm|pkg: per module the string "Module: NAME", a
-// struct of "function(line)" → bytes with a final "Total", and an empty
-// string. A module without allocations of the type may have no struct.
-// The total is summed from the allocations in 64 bits (Kamailio's "Total"
-// is a C int).
+// mod.mem_stats all all: per module the string "Module: NAME", a struct of
+// its pkg allocations, one of its shm allocations (each "function(line)" →
+// bytes, with a final "Total"), and an empty string. Whatever type it is
+// asked for, Kamailio walks both memories, shm under its lock: one call for
+// both types walks them once. A module's bytes are summed from its
+// allocations in 64 bits (Kamailio's "Total" is a C int).
 func updateModMemStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	for _, typ := range []string{"shm", "pkg"} {
-		vals, err := c.Call(ctx, "mod.mem_stats", "all", typ)
-		if err != nil {
-			return err
+	vals, err := c.Call(ctx, "mod.mem_stats", "all", "all")
+	if err != nil {
+		return err
+	}
+	module := ""
+	var totals []float64
+	flush := func() error {
+		if module == "" && len(totals) == 0 {
+			return nil
 		}
-		module := ""
-		for _, v := range vals {
-			switch v.Kind {
-			case binrpc.KindString:
-				if name, ok := strings.CutPrefix(v.Str, "Module: "); ok {
-					module = name
-				}
-			case binrpc.KindStruct:
-				if module == "" {
-					return fmt.Errorf("mod.mem_stats %s: allocations without a module name", typ)
-				}
-				total := 0.0
-				for _, m := range v.Members {
-					if m.Name == "Total" {
-						continue
-					}
-					n, err := m.Value.Float()
-					if err != nil {
-						return fmt.Errorf("mod.mem_stats %s: %s %s: %w", typ, module, m.Name, err)
-					}
-					total += n
-				}
-				s.Add(modMemDesc, total, module, typ)
-				module = ""
-			default:
-				return fmt.Errorf("mod.mem_stats %s: want strings and structs, got %s", typ, shape(vals))
+		if module == "" || len(totals) != 2 {
+			return fmt.Errorf("mod.mem_stats: module %q has %d allocation structs, want 2 (pkg, shm)", module, len(totals))
+		}
+		s.Add(modMemDesc, totals[0], module, "pkg")
+		s.Add(modMemDesc, totals[1], module, "shm")
+		module, totals = "", totals[:0]
+		return nil
+	}
+	for _, v := range vals {
+		switch v.Kind {
+		case binrpc.KindString:
+			if err := flush(); err != nil {
+				return err
 			}
+			name, ok := strings.CutPrefix(v.Str, "Module: ")
+			if !ok && v.Str != "" {
+				return fmt.Errorf("mod.mem_stats: unexpected string %q", v.Str)
+			}
+			module = name
+		case binrpc.KindStruct:
+			total := 0.0
+			for _, m := range v.Members {
+				if m.Name == "Total" {
+					continue
+				}
+				n, err := m.Value.Float()
+				if err != nil {
+					return fmt.Errorf("mod.mem_stats: %s %s: %w", module, m.Name, err)
+				}
+				total += n
+			}
+			totals = append(totals, total)
+		default:
+			return fmt.Errorf("mod.mem_stats: want strings and structs, got %s", shape(vals))
 		}
 	}
-	return nil
+	return flush()
 }

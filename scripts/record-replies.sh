@@ -72,8 +72,7 @@ record rtpengine.show_all rtpengine.show all
 record uac.reg_dump uac.reg_dump
 record dmq.list_nodes dmq.list_nodes
 record keepalive.list keepalive.list
-record mod.mem_stats_all_shm mod.mem_stats all shm
-record mod.mem_stats_all_pkg mod.mem_stats all pkg
+record mod.mem_stats_all_all mod.mem_stats all all
 record no.such.method no.such.method
 go test ./binrpc -run TestRecordedReplies -update >/dev/null
 go test ./collector -run TestScrapeRecordedReplies -update >/dev/null || true
