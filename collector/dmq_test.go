@@ -33,6 +33,7 @@ func TestDMQListNodes(t *testing.T) {
 			dmqNode("127.0.0.4", 0, "not_active", binrpc.Named("fail_count", binrpc.Int(7))),
 			dmqNode("127.0.0.3", 1, "active", binrpc.Named("fail_count", binrpc.Int(0)))}, "not_active", 7, ""},
 		{"a later release's status", []binrpc.Value{dmqNode("127.0.0.4", 0, "draining"), dmqNode("127.0.0.3", 1, "active")}, "draining", -1, "draining"},
+		{"5.8.8 recording, peer stopped", recordedValues(t, "5.8.8", "dmq.list_nodes"), "pending", -1, ""},
 		{"6.1.4 recording, peer stopped", recordedValues(t, "6.1.4", "dmq.list_nodes"), "not_active", 1, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,10 +29,10 @@ func runinfoAt(t *testing.T, now string) fakectl.Response {
 }
 
 // The live destination is up, the dead one down, on the recordings of 5.6.3
-// (which writes "last up" and "last down" under each other's names) and of
-// 6.1.4: the same series.
+// (which writes "last up" and "last down" under each other's names), 5.8.8
+// and 6.1.4: the same series.
 func TestKeepaliveList(t *testing.T) {
-	for _, release := range []string{"5.6.3", "6.1.4"} {
+	for _, release := range []string{"5.6.3", "5.8.8", "6.1.4"} {
 		t.Run(release, func(t *testing.T) { checkKeepaliveRecording(t, release) })
 	}
 
