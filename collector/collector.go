@@ -107,6 +107,11 @@ var collectors = []*collector{
 	{name: "stats.fetch", help: "core and module statistics, scripted statistics", update: updateStatsFetch, calls: fixed("stats.fetch", "all")},
 	{name: "core.shmmem", help: "shared memory, when stats.fetch does not report it", update: updateCoreShmmem},
 	{name: "tls.info", help: "TLS module connections", update: updateTLSInfo},
+	{name: "uac.reg_dump", help: "uac remote registrations", update: updateUACRegDump},
+	{name: "dmq.list_nodes", help: "DMQ cluster nodes", update: updateDMQListNodes},
+	{name: "keepalive.list", help: "keepalive destinations", update: updateKeepaliveList, calls: keepaliveCalls},
+	{name: "mod.mem_stats", help: "memory per module; walks Kamailio's allocation tables, off by default", off: true,
+		update: updateModMemStats, calls: fixed("mod.mem_stats", "all", "all")},
 }
 
 // listMethods is the discovery step; its success is reported under this
@@ -196,11 +201,12 @@ type round struct {
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
-// selected collectors (the default ones when sel is nil).
+// selected collectors: those sel turns on, and those it does not name that
+// are on by default; every collector when sel is nil.
 func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, sel Selection, logger *slog.Logger) *Exporter {
 	e := &Exporter{addr: addr, timeout: timeout, settings: settings, logger: logger}
 	for _, c := range collectors {
-		if on := sel[c.name]; on != nil && *on || on == nil && !c.off {
+		if on := sel[c.name]; sel == nil || on != nil && *on || on == nil && !c.off {
 			e.collectors = append(e.collectors, c)
 		}
 	}

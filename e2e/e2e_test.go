@@ -37,6 +37,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/RELEASE/families.golden")
 
+// kamAddr is the loopback address every listener of the test Kamailio is
+// on: $KAMAILIO_ADDR, as scripts/kamailio.sh uses it.
+var kamAddr = func() string {
+	if a := os.Getenv("KAMAILIO_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1"
+}()
+
 type env struct {
 	rundir  string
 	bin     string
@@ -197,7 +206,8 @@ func TestScrapeRealKamailio(t *testing.T) {
 	base, logFile := startExporterLog(t, e, "--kamailio.binrpc-uri="+e.unixURI(),
 		"--collector.dispatcher.mapping=1:Carrier 1", "--collector.dialog.profiles=inbound",
 		"--collector.dialog.profiles=caller", "--collector.dialog.profiles=no_such_profile",
-		"--kamailio.custom-metrics-url=http://127.0.0.1:8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics")
+		"--kamailio.custom-metrics-url=http://"+kamAddr+":8080/metrics", "--web.rtp-telemetry-path=/rtp_metrics",
+		"--rtpengine.metrics-url=http://"+kamAddr+":9901/metrics", "--collector.mod.mem_stats")
 	fams := scrape(t, base+"/metrics")
 
 	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
@@ -282,7 +292,7 @@ func TestScrapeRealKamailio(t *testing.T) {
 	}
 
 	// The real rtpengine daemon is up.
-	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 1 {
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:" + kamAddr + ":2223"}); !ok || v != 1 {
 		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 1", v, ok)
 	}
 	// Kamailio's own xhttp_prom page is merged.
@@ -318,6 +328,202 @@ func TestScrapeRealKamailio(t *testing.T) {
 		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") && !strings.Contains(l, "no_such_profile") {
 			t.Errorf("logged: %s", l)
 		}
+	}
+}
+
+// scrapeUntil scrapes until ok accepts the page, for at most limit, and
+// returns the last page.
+func scrapeUntil(t *testing.T, url string, limit time.Duration, what string, ok func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(500 * time.Millisecond) {
+		fams := scrape(t, url)
+		if ok(fams) {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+			return fams
+		}
+	}
+}
+
+// The test config's trunks, keepalive destinations and DMQ peer: the
+// registration to the test Kamailio itself is registered and the one to a
+// port where nothing answers is not; the live destination is up and the
+// dead one down; the DMQ peer is active, shows as not active once it is
+// stopped (with its failed notifications counted on 6.1), and active again
+// once it is back. The per-registration view agrees with the uac module's
+// statistics, and no credential of the uacreg table reaches the page or
+// the log.
+func TestTrunksKeepaliveAndCluster(t *testing.T) {
+	e := setup(t)
+	base, logFile := startExporterLog(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--collector.mod.mem_stats", "--log.level=debug")
+	url := base + "/metrics"
+	trunk := func(fams map[string]*dto.MetricFamily, uuid string) float64 {
+		v, ok := find(fams, "kamailio_uac_registration_registered", map[string]string{"l_uuid": uuid})
+		if !ok {
+			return -1
+		}
+		return v
+	}
+	// uac registers every 2 s (reg_timer_interval) and retries after 5 s.
+	fams := scrapeUntil(t, url, 30*time.Second, "trunk_ok registered", func(f map[string]*dto.MetricFamily) bool {
+		return trunk(f, "trunk_ok") == 1
+	})
+	if v := trunk(fams, "trunk_dead"); v != 0 {
+		t.Errorf("trunk_dead registered = %v, want 0", v)
+	}
+	if v, _ := find(fams, "kamailio_uac_registration_flag", map[string]string{"l_uuid": "trunk_dead", "flag": "initialized"}); v != 1 {
+		t.Errorf("trunk_dead was never attempted")
+	}
+	if v, ok := find(fams, "kamailio_uac_registration_timer_seconds", map[string]string{"l_uuid": "trunk_ok"}); !ok || v < 3000 || v > 3600 {
+		t.Errorf("trunk_ok expires in %v %v s, want about 3600", v, ok)
+	}
+	// The module's statistics: regtotal and regdisabled agree with the
+	// registrations. (regactive does not: Kamailio takes 1 from it at every
+	// attempt of a registration that is not online, so it falls below zero.)
+	regs, disabled := 0.0, 0.0
+	for _, m := range fams["kamailio_uac_registration_flag"].GetMetric() {
+		if labels(m)["flag"] == "disabled" {
+			regs++
+			disabled += value(m)
+		}
+	}
+	for stat, want := range map[string]float64{"uac.regtotal": regs, "uac.regdisabled": disabled} {
+		fam, l, ok := collector.StatisticSeries(stat)
+		if !ok {
+			t.Fatalf("%s: no family", stat)
+		}
+		if v, ok := find(fams, fam, l); !ok || v != want {
+			t.Errorf("%s = %v %v, the registrations say %v", stat, v, ok, want)
+		}
+	}
+	if regs != 2 {
+		t.Errorf("%v registrations, want 2", regs)
+	}
+
+	// keepalive pings every 2 s.
+	fams = scrapeUntil(t, url, 20*time.Second, "keepalive states", func(f map[string]*dto.MetricFamily) bool {
+		up, _ := find(f, "kamailio_keepalive_destination_state", map[string]string{"uri": "sip:" + kamAddr + ":5060", "state": "up"})
+		down, _ := find(f, "kamailio_keepalive_destination_state", map[string]string{"uri": "sip:" + kamAddr + ":5098", "state": "down"})
+		return up == 1 && down == 1
+	})
+	if v, ok := find(fams, "kamailio_keepalive_destination_last_up_age_seconds", map[string]string{"uri": "sip:" + kamAddr + ":5060"}); !ok || v < 0 || v > 30 {
+		t.Errorf("live destination answered %v %v s ago", v, ok)
+	}
+	if _, ok := find(fams, "kamailio_keepalive_destination_last_up_age_seconds", map[string]string{"uri": "sip:" + kamAddr + ":5098"}); ok {
+		t.Errorf("the dead destination has a last 2xx")
+	}
+
+	// Per-module memory (--collector.mod.mem_stats): the modules of the
+	// config have shared memory.
+	for _, m := range []string{"core", "uac", "dmq", "keepalive", "tm"} {
+		if v, ok := find(fams, "kamailio_module_memory_bytes", map[string]string{"module": m, "type": "shm"}); !ok || v <= 0 {
+			t.Errorf("module %s shm = %v %v", m, v, ok)
+		}
+	}
+
+	// DMQ: the peer is active, then stopped, then back.
+	peerStatus := func(f map[string]*dto.MetricFamily, status string) float64 {
+		v, ok := find(f, "kamailio_dmq_node_status", map[string]string{"local": "false", "status": status})
+		if !ok {
+			return -1
+		}
+		return v
+	}
+	scrapeUntil(t, url, 30*time.Second, "DMQ peer active", func(f map[string]*dto.MetricFamily) bool { return peerStatus(f, "active") == 1 })
+	if v, _ := find(fams, "kamailio_dmq_node_status", map[string]string{"local": "true", "status": "active"}); v != 1 {
+		t.Errorf("local DMQ node not active")
+	}
+	kamailioScript(t, e, "peer-stop")
+	peerBack := false
+	defer func() {
+		if !peerBack {
+			kamailioScript(t, e, "peer-start")
+		}
+	}()
+	// dmq pings every 5 s; a ping times out after fr_timer (2 s).
+	fams = scrapeUntil(t, url, 40*time.Second, "DMQ peer not active after it stopped", func(f map[string]*dto.MetricFamily) bool {
+		return peerStatus(f, "active") == 0
+	})
+	if strings.HasPrefix(e.release, "6.1") {
+		fams = scrapeUntil(t, url, 20*time.Second, "fail_count counted", func(f map[string]*dto.MetricFamily) bool {
+			v, _ := find(f, "kamailio_dmq_node_consecutive_failures", map[string]string{"local": "false"})
+			return v > 0
+		})
+		if v := peerStatus(fams, "not_active"); v != 1 {
+			t.Errorf("6.1: peer not_active = %v", v)
+		}
+	} else if v := peerStatus(fams, "pending"); v != 1 {
+		t.Errorf("%s: the notification peer gone should be pending, got %v", e.release, v)
+	}
+	if *update {
+		saveMixinFixture(t, e.release, fams)
+	}
+	kamailioScript(t, e, "peer-start")
+	peerBack = true
+	fams = scrapeUntil(t, url, 40*time.Second, "DMQ peer active again", func(f map[string]*dto.MetricFamily) bool { return peerStatus(f, "active") == 1 })
+	if strings.HasPrefix(e.release, "6.1") {
+		if v, _ := find(fams, "kamailio_dmq_node_consecutive_failures", map[string]string{"local": "false"}); v != 0 {
+			t.Errorf("fail_count %v after the peer answered again, want 0", v)
+		}
+	}
+
+	// No credential of the uacreg table on the page or in the log.
+	table, err := os.ReadFile(filepath.Join(e.rundir, "dbtext", "uacreg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	for _, row := range strings.Split(string(table), "\n")[1:] {
+		cols := strings.Split(strings.ReplaceAll(row, `\:`, "\x00"), ":")
+		if len(cols) > 9 {
+			for _, c := range cols[8:10] { // auth_password, auth_ha1
+				if c != "" {
+					secrets = append(secrets, c)
+				}
+			}
+		}
+	}
+	if len(secrets) < 2 {
+		t.Fatalf("uacreg holds %d credentials, want a password and an HA1", len(secrets))
+	}
+	page, _ := get(t, url)
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(page, secret) || strings.Contains(string(log), secret) {
+			t.Errorf("the credential %q is on the page or in the log", secret)
+		}
+	}
+	checkPromtool(t, page)
+}
+
+// saveMixinFixture writes the series the mixin's alerts on trunks, DMQ,
+// keepalive and module memory use, as scraped with a trunk down, a
+// keepalive destination down and the DMQ peer gone, to
+// ../mixin/testdata/RELEASE.prom: mixin/tests.yml takes its input series
+// from there, and mixin/check.sh checks that they are still there.
+func saveMixinFixture(t *testing.T, release string, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Scraped by e2e TestTrunksKeepaliveAndCluster from Kamailio %s (go test -tags e2e ./e2e -update).\n", release)
+	for _, name := range []string{"kamailio_uac_registration_registered", "kamailio_dmq_node_status",
+		"kamailio_dmq_node_consecutive_failures", "kamailio_keepalive_destination_state", "kamailio_module_memory_bytes"} {
+		if f := fams[name]; f != nil {
+			if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	path := filepath.Join("..", "mixin", "testdata", release+".prom")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -426,7 +632,8 @@ func checkPromtool(t *testing.T, page string) {
 // node is reported down and the rtp path answers 502.
 func TestRtpengineDown(t *testing.T) {
 	e := setup(t)
-	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--web.rtp-telemetry-path=/rtp_metrics")
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--web.rtp-telemetry-path=/rtp_metrics",
+		"--rtpengine.metrics-url=http://"+kamAddr+":9901/metrics")
 	pid, err := os.ReadFile(filepath.Join(e.rundir, "rtpengine.pid"))
 	if err != nil {
 		t.Fatal(err)
@@ -446,7 +653,7 @@ func TestRtpengineDown(t *testing.T) {
 	}
 	kamcmd(t, e, "rtpengine.ping", "all")
 	fams := scrape(t, base+"/metrics")
-	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:127.0.0.1:2223"}); !ok || v != 0 {
+	if v, ok := find(fams, "kamailio_rtpengine_enabled", map[string]string{"url": "udp:" + kamAddr + ":2223"}); !ok || v != 0 {
 		t.Errorf("kamailio_rtpengine_enabled = %v %v, want 0", v, ok)
 	}
 	if _, status := get(t, base+"/rtp_metrics"); status != http.StatusBadGateway {
@@ -478,8 +685,8 @@ func TestRPCEveryTransport(t *testing.T) {
 		e.unixURI(),
 		"unix:" + e.rundir + "/kamailio_ctl",
 		"unixd://" + e.rundir + "/kamailio_ctl.dgram",
-		"tcp://127.0.0.1:2046",
-		"udp://127.0.0.1:2047",
+		"tcp://" + kamAddr + ":2046",
+		"udp://" + kamAddr + ":2047",
 	}
 	for _, uri := range uris {
 		t.Run(uri, func(t *testing.T) {
@@ -516,7 +723,7 @@ func TestRPCEveryTransport(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	raw, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri=tcp://127.0.0.1:2046", "core.psa").Output()
+	raw, err := exec.CommandContext(ctx, e.bin, "rpc", "--kamailio.binrpc-uri=tcp://"+kamAddr+":2046", "core.psa").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,7 +885,7 @@ func TestPrometheusScrapesMetricsAndProbe(t *testing.T) {
 	// /probe scrapes only its own --kamailio.binrpc-uri unless a config
 	// file lists other targets.
 	probeCfg := filepath.Join(dir, "probe.yml")
-	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://127.0.0.1:2046\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(probeCfg, []byte("targets:\n  - match: \"tcp://"+kamAddr+":2046\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--config.file="+probeCfg)
@@ -692,7 +899,7 @@ scrape_configs:
     static_configs: [{targets: ['%s']}]
   - job_name: kamailio_probe
     metrics_path: /probe
-    static_configs: [{targets: ['tcp://127.0.0.1:2046']}]
+    static_configs: [{targets: ['tcp://%s:2046']}]
     relabel_configs:
       - source_labels: [__address__]
         target_label: __param_target
@@ -700,7 +907,7 @@ scrape_configs:
         target_label: instance
       - target_label: __address__
         replacement: '%s'
-`, exporterAddr, exporterAddr)
+`, exporterAddr, kamAddr, exporterAddr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -760,7 +967,7 @@ scrape_configs:
 	}
 	one := func(v []float64) bool { return len(v) == 1 && v[0] == 1 }
 	waitFor("metrics path", `kamailio_up{job="kamailio"}`, one)
-	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://127.0.0.1:2046"}`, one)
+	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://`+kamAddr+`:2046"}`, one)
 	waitFor("probe collectors", `min(kamailio_scrape_collector_success{job="kamailio_probe"})`, one)
 
 	// Calls while Prometheus scrapes: the INVITE rate becomes positive.

@@ -6,7 +6,9 @@
 #                                          6.1.4) once, cached; prints its prefix
 #   scripts/kamailio.sh start   [RUNDIR]   start Kamailio with deploy/kamailio/kamailio.cfg
 #                                          (and rtpengine, unless RTPENGINE=0)
-#   scripts/kamailio.sh stop    [RUNDIR]   stop it (by pid file)
+#                                          and its DMQ peer (unless KAMAILIO_PEER=0)
+#   scripts/kamailio.sh stop    [RUNDIR]   stop them (by pid file)
+#   scripts/kamailio.sh peer-start|peer-stop [RUNDIR]   start or stop the DMQ peer only
 #   scripts/kamailio.sh status  [RUNDIR]
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
@@ -16,7 +18,9 @@
 # listener is on the loopback address $KAMAILIO_ADDR (default 127.0.0.1; the
 # demo uses 127.0.0.2, so that it and the test suite can run side by side).
 # Its ctl sockets: unix://RUNDIR/kamailio_ctl, unixd://RUNDIR/kamailio_ctl.dgram,
-# tcp://ADDR:2046, udp://ADDR:2047.
+# tcp://ADDR:2046, udp://ADDR:2047. The DMQ peer, a second Kamailio with the
+# same configuration, runs in RUNDIR/peer on $KAMAILIO_PEER_ADDR (default
+# 127.0.1.N for an ADDR of 127.0.0.N).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cmd=${1:-}
@@ -33,6 +37,8 @@ sources=${KAMAILIO_SOURCES:-$root/../shared/kamailio}
 build_cache=${KAMAILIO_BUILD_CACHE:-/var/cache/kamailio_exporter}
 modules="ctl kex corex tm tmx sl rr pv maxfwd textops siputils xlog usrloc registrar dispatcher dialog htable rtpengine tls xhttp xhttp_prom statistics cfgutils sanity jsonrpcs dmq uac keepalive counters pike db_text"
 addr=${KAMAILIO_ADDR:-127.0.0.1}
+# The DMQ peer's address: 127.0.1.N beside 127.0.0.N unless set.
+peer_addr=${KAMAILIO_PEER_ADDR:-127.0.1.${addr##*.}}
 build_packages=(build-essential bison flex cmake pkg-config libssl-dev zlib1g-dev)
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
@@ -108,22 +114,26 @@ build() {
   echo "$prefix"
 }
 
-start() {
-  if pid_alive "$(main_pid)"; then
-    echo "kamailio already running (pid $(main_pid)) in $rundir"
+# start_instance DIR ADDR PEER RTP: one Kamailio with its files in DIR, its
+# listeners on ADDR, PEER as its DMQ notification address, and rtpengine
+# when RTP is 1.
+start_instance() {
+  local dir=$1 iaddr=$2 ipeer=$3 rtp=$4
+  if pid_alive "$(cat "$dir/kamailio.main.pid" 2>/dev/null || true)"; then
+    echo "kamailio already running (pid $(cat "$dir/kamailio.main.pid")) in $dir"
     return 0
   fi
-  mkdir -p "$rundir"
-  if [ ! -s "$rundir/tls.key" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
-      -keyout "$rundir/tls.key" -out "$rundir/tls.crt" >/dev/null 2>&1
+  mkdir -p "$dir/dbtext"
+  if [ ! -s "$dir/tls.key" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$iaddr" \
+      -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1
   fi
-  for f in kamailio.cfg tls.cfg dispatcher.list; do
-    sed "s|@RUNDIR@|$rundir|g; s|@ADDR@|$addr|g" "$root/deploy/kamailio/$f" > "$rundir/$f"
+  for f in kamailio.cfg tls.cfg dispatcher.list dbtext/uacreg dbtext/version; do
+    sed "s|@RUNDIR@|$dir|g; s|@ADDR@|$iaddr|g; s|@PEER@|$ipeer|g" "$root/deploy/kamailio/$f" > "$dir/$f"
   done
   for i in $(seq -w 1 300); do
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
-  done > "$rundir/statistics.cfg"
+  done > "$dir/statistics.cfg"
   local defines=()
   if [ "${KAMAILIO_LARGE:-0}" = 1 ]; then
     # The large instance: 1 000 unprobed destinations in sets 10-59, 100
@@ -132,68 +142,83 @@ start() {
       echo 'modparam("ctl", "binrpc_max_body_size", 4096)'
       echo 'modparam("ctl", "binrpc_struct_max_body_size", 4096)'
       for i in $(seq 1 100); do echo "modparam(\"htable\", \"htable\", \"large$i=>size=4;\")"; done
-    } > "$rundir/large.cfg"
+    } > "$dir/large.cfg"
     for i in $(seq 0 999); do
-      echo "$((10 + i / 20)) sip:$addr:$((6000 + i)) 0 0 weight=$((i % 100))"
-    done >> "$rundir/dispatcher.list"
+      echo "$((10 + i / 20)) sip:$iaddr:$((6000 + i)) 0 0 weight=$((i % 100))"
+    done >> "$dir/dispatcher.list"
     defines+=(-A WITH_LARGE)
   fi
-  if [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
-    if ! pid_alive "$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)"; then
+  if [ "$rtp" = 1 ] && [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
+    if ! pid_alive "$(cat "$dir/rtpengine.pid" 2>/dev/null || true)"; then
       # Userspace forwarding only (--table=-1), loopback only.
-      rtpengine --foreground --log-stderr --table=-1 --interface="$addr" \
-        --listen-ng="$addr:2223" --listen-cli="$addr:2224" --listen-http="$addr:9901" --port-min=30000 --port-max=30100 \
-        >> "$rundir/rtpengine.log" 2>&1 < /dev/null &
-      echo $! > "$rundir/rtpengine.pid"
+      rtpengine --foreground --log-stderr --table=-1 --interface="$iaddr" \
+        --listen-ng="$iaddr:2223" --listen-cli="$iaddr:2224" --listen-http="$iaddr:9901" --port-min=30000 --port-max=30100 \
+        >> "$dir/rtpengine.log" 2>&1 < /dev/null &
+      echo $! > "$dir/rtpengine.pid"
     fi
     # Kamailio pings rtpengine at start-up and marks a node that does not
     # answer as disabled: wait until rtpengine serves (bounded).
     for _ in $(seq 1 50); do
-      curl -sf -o /dev/null --max-time 1 "http://$addr:9901/metrics" && break
+      curl -sf -o /dev/null --max-time 1 "http://$iaddr:9901/metrics" && break
       sleep 0.2
     done
     defines+=(-A WITH_RTPENGINE)
   fi
   local kamailio=kamailio
   [ -n "${KAMAILIO_PREFIX:-}" ] && kamailio=$KAMAILIO_PREFIX/sbin/kamailio
-  "$kamailio" -c "${defines[@]}" -f "$rundir/kamailio.cfg" > "$rundir/check.log" 2>&1 || { cat "$rundir/check.log" >&2; exit 1; }
+  "$kamailio" -c "${defines[@]}" -f "$dir/kamailio.cfg" > "$dir/check.log" 2>&1 || { cat "$dir/check.log" >&2; exit 1; }
   # -DD: stay in the foreground (children are still forked); we keep the pid.
-  "$kamailio" -DD -E "${defines[@]}" -f "$rundir/kamailio.cfg" -P "$rundir/kamailio.pid" -Y "$rundir" -w "$rundir" \
-    -m 64 -M 8 >> "$rundir/kamailio.log" 2>&1 < /dev/null &
-  echo $! > "$rundir/kamailio.main.pid"
+  "$kamailio" -DD -E "${defines[@]}" -f "$dir/kamailio.cfg" -P "$dir/kamailio.pid" -Y "$dir" -w "$dir" \
+    -m 64 -M 8 >> "$dir/kamailio.log" 2>&1 < /dev/null &
+  echo $! > "$dir/kamailio.main.pid"
   for _ in $(seq 1 100); do
-    if kamcmd -s "unix:$rundir/kamailio_ctl" core.uptime >/dev/null 2>&1; then
-      echo "kamailio running (pid $(main_pid)); ctl: unix://$rundir/kamailio_ctl unixd://$rundir/kamailio_ctl.dgram tcp://$addr:2046 udp://$addr:2047"
+    if kamcmd -s "unix:$dir/kamailio_ctl" core.uptime >/dev/null 2>&1; then
+      echo "kamailio running (pid $(cat "$dir/kamailio.main.pid")); ctl: unix://$dir/kamailio_ctl unixd://$dir/kamailio_ctl.dgram tcp://$iaddr:2046 udp://$iaddr:2047"
       return 0
     fi
-    if ! pid_alive "$(main_pid)"; then break; fi
+    if ! pid_alive "$(cat "$dir/kamailio.main.pid")"; then break; fi
     sleep 0.2
   done
   echo "kamailio did not start; log:" >&2
-  tail -50 "$rundir/kamailio.log" >&2
+  tail -50 "$dir/kamailio.log" >&2
   exit 1
 }
 
-stop() {
+# stop_pidfile FILE NAME: stops the process whose pid FILE holds (bounded).
+stop_pidfile() {
   local pid
-  pid=$(main_pid)
+  pid=$(cat "$1" 2>/dev/null || true)
   if pid_alive "$pid"; then
     kill "$pid"
     for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.2; done
     pid_alive "$pid" && kill -9 "$pid"
-    echo "kamailio stopped"
+    echo "$2 stopped"
   else
-    echo "kamailio not running"
+    echo "$2 not running"
   fi
-  rm -f "$rundir/kamailio.main.pid"
-  pid=$(cat "$rundir/rtpengine.pid" 2>/dev/null || true)
-  if pid_alive "$pid"; then
-    kill "$pid"
-    for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.2; done
-    pid_alive "$pid" && kill -9 "$pid"
-    echo "rtpengine stopped"
-  fi
-  rm -f "$rundir/rtpengine.pid"
+  rm -f "$1"
+}
+
+start() {
+  start_instance "$rundir" "$addr" "$peer_addr" 1
+  [ "${KAMAILIO_PEER:-1}" = 0 ] || peer_start
+}
+
+# The DMQ peer: the same configuration in RUNDIR/peer, on $peer_addr, without
+# rtpengine. Its DMQ peer is the main instance.
+peer_start() {
+  echo -n "DMQ peer: "
+  start_instance "$rundir/peer" "$peer_addr" "$addr" 0
+}
+
+peer_stop() {
+  stop_pidfile "$rundir/peer/kamailio.main.pid" "DMQ peer kamailio"
+}
+
+stop() {
+  stop_pidfile "$rundir/kamailio.main.pid" kamailio
+  stop_pidfile "$rundir/rtpengine.pid" rtpengine
+  peer_stop
 }
 
 status() {
@@ -240,7 +265,9 @@ case "$cmd" in
   build) build "${rundir##*/}" ;; # the argument is the version
   start) start ;;
   stop) stop ;;
+  peer-start) peer_start ;;
+  peer-stop) peer_stop ;;
   status) status ;;
   traffic) traffic "$@" ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

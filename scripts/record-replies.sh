@@ -69,6 +69,10 @@ record sl.stats sl.stats
 record tm.stats tm.stats
 record tls.info tls.info
 record rtpengine.show_all rtpengine.show all
+record uac.reg_dump uac.reg_dump
+record dmq.list_nodes dmq.list_nodes
+record keepalive.list keepalive.list
+record mod.mem_stats_all_all mod.mem_stats all all
 record no.such.method no.such.method
 go test ./binrpc -run TestRecordedReplies -update >/dev/null
 go test ./collector -run TestScrapeRecordedReplies -update >/dev/null || true

@@ -128,5 +128,6 @@ go test -run='^$' -bench='Decode|Collectors|ScrapeHTTP' -benchtime=200x -benchme
 go test -run='^$' -bench='Scale|HeapSteadyState' -benchtime=1x -benchmem ./collector
 bash scripts/bench-scale.sh 1x 1
 bash scripts/bench-rss.sh 100 2
+bash scripts/bench-modmem.sh 5
 
 step "all tests passed"

@@ -55,6 +55,31 @@ panel("rtpengine nodes enabled", [f"kamailio_rtpengine_enabled{{{SEL}}}"], kind=
 panel("Collector success", [f"kamailio_scrape_collector_success{{{SEL}}}"], kind="state-timeline", w=24,
       legend=["{{instance}} {{collector}}"], desc="0 = the collector failed; see the exporter log")
 
+
+
+def row(title):
+    panels.append({"id": len(panels) + 1, "type": "row", "title": title, "collapsed": False,
+                   "gridPos": {"x": 0, "y": 0, "w": 24, "h": 1}, "panels": [], "targets": []})
+
+
+row("Trunk registrations (uac)")
+panel("Trunks registered", [f"kamailio_uac_registration_registered{{{SEL}}}"], kind="state-timeline",
+      legend=["{{instance}} {{l_uuid}} → {{r_domain}}"], desc="1 = registered (uac.reg_dump flag online)")
+panel("Registration timers", [f"kamailio_uac_registration_timer_seconds{{{SEL}}}"], unit="s",
+      legend=["{{l_uuid}}"], desc="Seconds until the registration expires (registered) or is retried; negative when overdue")
+row("DMQ cluster")
+panel("DMQ nodes active", [f'kamailio_dmq_node_status{{{SEL},status="active"}}'], kind="state-timeline",
+      legend=["{{instance}} sees {{host}}:{{port}} (local {{local}})"], desc="1 = active; 0 = not_active, pending, timeout or disabled")
+panel("DMQ consecutive failed notifications", [f"kamailio_dmq_node_consecutive_failures{{{SEL}}}"],
+      legend=["{{instance}} → {{host}}:{{port}}"], desc="Kamailio 6.1 with dmq fail_count_enabled")
+row("Keepalive destinations")
+panel("Keepalive destinations up", [f'kamailio_keepalive_destination_state{{{SEL},state="up"}}'], kind="state-timeline",
+      legend=["{{instance}} {{uri}}"], desc="1 = its last OPTIONS got a 2xx")
+panel("Since last 2xx", [f"kamailio_keepalive_destination_last_up_age_seconds{{{SEL}}}"], unit="s", legend=["{{uri}}"])
+row("Memory per module (--collector.mod.mem_stats)")
+panel("Shared memory per module", [f'topk(10, kamailio_module_memory_bytes{{{SEL},type="shm"}})'], unit="bytes", legend=["{{instance}} {{module}}"])
+panel("Private memory per module (ctl process)", [f'topk(10, kamailio_module_memory_bytes{{{SEL},type="pkg"}})'], unit="bytes", legend=["{{instance}} {{module}}"])
+
 # Lay panels out in rows of 24 columns.
 x = y = rowh = 0
 for p in panels:

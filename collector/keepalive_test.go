@@ -1,0 +1,132 @@
+package collector
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+const never = "Thu Jan  1 00:00:00 1970\n"
+
+func kaDest(uri string, state int64, checked, up, down string) binrpc.Value {
+	return binrpc.Struct(binrpc.Named("uri", binrpc.String(uri)), binrpc.Named("owner", binrpc.String("_params")),
+		binrpc.Named("last checked", binrpc.String(checked)), binrpc.Named("last up", binrpc.String(up)),
+		binrpc.Named("last down", binrpc.String(down)), binrpc.Named("state", binrpc.Int(state)))
+}
+
+func runinfoAt(t *testing.T, now string) fakectl.Response {
+	t.Helper()
+	st := recordedValues(t, defaultRelease, "core.runinfo")[0]
+	st.Members = append([]binrpc.Member(nil), st.Members...)
+	for i, m := range st.Members {
+		if m.Name == "time_now" {
+			st.Members[i].Value = binrpc.String(now)
+		}
+	}
+	return fakectl.Response{Values: []binrpc.Value{st}}
+}
+
+// The live destination is up, the dead one down, on the recordings of 5.6.3
+// (which writes "last up" and "last down" under each other's names), 5.8.8
+// and 6.1.4: the same series.
+func TestKeepaliveList(t *testing.T) {
+	for _, release := range []string{"5.6.3", "5.8.8", "6.1.4"} {
+		t.Run(release, func(t *testing.T) { checkKeepaliveRecording(t, release) })
+	}
+
+}
+
+// checkKeepaliveRecording: 5.6.3's reply has the up destination's "last up"
+// at the epoch and its "last down" at the time of its last 2xx; 6.1.4's has
+// them right. Both read alike.
+func checkKeepaliveRecording(t *testing.T, release string) {
+	fams := gather(t, newTestExporter(t, replayRelease(t, release, "unix", nil), 5*time.Second))
+	if v := success(fams, "keepalive.list"); v != 1 {
+		t.Fatalf("success = %v", v)
+	}
+	for uri, state := range map[string]string{"sip:127.0.0.3:5060": "up", "sip:127.0.0.3:5098": "down"} {
+		for _, st := range kaStates {
+			v, ok := sampleValue(fams, "kamailio_keepalive_destination_state", map[string]string{"uri": uri, "state": st})
+			if !ok || v != b2f(st == state) {
+				t.Errorf("%s state %s = %v %v", uri, st, v, ok)
+			}
+		}
+	}
+	if _, ok := sampleValue(fams, "kamailio_keepalive_destination_last_down_age_seconds", map[string]string{"uri": "sip:127.0.0.3:5060"}); ok {
+		t.Errorf("the live destination never failed, yet has a last down age")
+	}
+	if _, ok := sampleValue(fams, "kamailio_keepalive_destination_last_up_age_seconds", map[string]string{"uri": "sip:127.0.0.3:5098"}); ok {
+		t.Errorf("the dead destination never answered, yet has a last up age")
+	}
+	for _, f := range []string{"kamailio_keepalive_destination_last_up_age_seconds", "kamailio_keepalive_destination_last_down_age_seconds"} {
+		if n := familyLen(fams, f); n != 1 {
+			t.Errorf("%s: %d series, want 1", f, n)
+		}
+	}
+}
+
+// Replies as 5.6 and as later releases write them give the same ages,
+// counted from core.runinfo's time_now; the epoch means never.
+func TestKeepaliveSyntheticReplies(t *testing.T) {
+	now := "Thu Nov 26 10:00:00 2026"
+	for name, dests := range map[string][]binrpc.Value{
+		"as 5.8 to 6.1 write it": {
+			kaDest("sip:a", 1, "Thu Nov 26 09:59:58 2026\n", "Thu Nov 26 09:59:58 2026\n", "Thu Nov 26 09:00:00 2026\n"),
+			kaDest("sip:b", 2, "Thu Nov 26 09:59:59 2026\n", "Thu Nov 26 08:00:00 2026\n", "Thu Nov 26 09:59:59 2026\n"),
+			kaDest("sip:c", 0, never, never, never),
+		},
+		"as 5.6 writes it": {
+			kaDest("sip:a", 1, "Thu Nov 26 09:59:58 2026\n", "Thu Nov 26 09:00:00 2026\n", "Thu Nov 26 09:59:58 2026\n"),
+			kaDest("sip:b", 2, "Thu Nov 26 09:59:59 2026\n", "Thu Nov 26 09:59:59 2026\n", "Thu Nov 26 08:00:00 2026\n"),
+			kaDest("sip:c", 0, never, never, never),
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fams := gather(t, newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{
+				"keepalive.list": {Values: dests},
+				"core.runinfo":   runinfoAt(t, now),
+			}), 5*time.Second))
+			for _, c := range []struct {
+				family, uri string
+				want        float64 // -1: absent
+			}{
+				{"kamailio_keepalive_destination_last_check_age_seconds", "sip:a", 2},
+				{"kamailio_keepalive_destination_last_up_age_seconds", "sip:a", 2},
+				{"kamailio_keepalive_destination_last_down_age_seconds", "sip:a", 3600},
+				{"kamailio_keepalive_destination_last_up_age_seconds", "sip:b", 7200},
+				{"kamailio_keepalive_destination_last_down_age_seconds", "sip:b", 1},
+				{"kamailio_keepalive_destination_last_check_age_seconds", "sip:c", -1},
+				{"kamailio_keepalive_destination_last_up_age_seconds", "sip:c", -1},
+				{"kamailio_keepalive_destination_last_down_age_seconds", "sip:c", -1},
+			} {
+				v, ok := sampleValue(fams, c.family, map[string]string{"uri": c.uri})
+				if c.want < 0 && ok || c.want >= 0 && (!ok || v != c.want) {
+					t.Errorf("%s{uri=%q} = %v %v, want %v", c.family, c.uri, v, ok, c.want)
+				}
+			}
+			if v, _ := sampleValue(fams, "kamailio_keepalive_destination_state", map[string]string{"uri": "sip:c", "state": "unknown"}); v != 1 {
+				t.Errorf("sip:c unknown = %v", v)
+			}
+		})
+	}
+}
+
+func TestKeepaliveBadDates(t *testing.T) {
+	for name, override := range map[string]map[string]fakectl.Response{
+		"bad last up":   {"keepalive.list": {Values: []binrpc.Value{kaDest("sip:a", 1, never, "yesterday", never)}}},
+		"bad time_now":  {"core.runinfo": runinfoAt(t, "now")},
+		"runinfo fault": {"core.runinfo": {Fault: &binrpc.FaultError{Code: 500, Message: "x"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fams := gather(t, newTestExporter(t, replay(t, "unix", override), 5*time.Second))
+			if v := success(fams, "keepalive.list"); v != 0 {
+				t.Errorf("success = %v, want 0", v)
+			}
+			if n := familyLen(fams, "kamailio_keepalive_destination_state"); n != 0 {
+				t.Errorf("%d series from a failed collector", n)
+			}
+		})
+	}
+}
