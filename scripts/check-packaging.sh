@@ -12,6 +12,8 @@
 #    installed units verify, the installed binary run as that user reaches a
 #    fake Kamailio's socket that only the kamailio group may open (and a user
 #    outside the group does not); dpkg --purge leaves no file, user or unit
+#  - the Dockerfile's Go matches go.mod's; its runtime stage has the CA
+#    bundle and the licence
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -241,5 +243,15 @@ else
   if [ -n "$made_group" ]; then delgroup --quiet --system kamailio; made_group=""; fi
   echo "deb: purged; no file, user, group or unit left"
 fi
+
+# --- Dockerfile (static checks; docker build needs an engine) ---
+gomod=$(awk '$1 == "go" {print $2; exit}' go.mod)
+tag=$(sed -n 's/^FROM golang:\([^ ]*\) AS build$/\1/p' Dockerfile)
+[ "$tag" = "$gomod" ] || fail "Dockerfile builds with golang:$tag, go.mod says go $gomod"
+runtime=$(awk '/^FROM /{s=""} {s = s $0 "\n"} END {printf "%s", s}' Dockerfile)
+grep -qx 'COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt' <<<"$runtime" \
+  || fail "Dockerfile: the runtime stage does not copy the CA bundle (https URLs)"
+grep -qE '^COPY (--from=build )?(/src/)?LICENSE ' <<<"$runtime" || fail "Dockerfile: the runtime stage does not copy LICENSE"
+echo "Dockerfile: golang:$tag as go.mod; CA bundle and LICENSE in the runtime image"
 
 echo "packaging OK (docker build itself needs a Docker engine and is not run here)"
