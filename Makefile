@@ -7,7 +7,7 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 # BUILD_DIR holds the release archives; override it on the command line.
 BUILD_DIR := .build
 
-.PHONY: build test unit lint fuzz bench release docker clean
+.PHONY: build test unit lint fuzz bench release deb docker clean
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o kamailio_exporter .
@@ -41,6 +41,15 @@ release:
 	  tar -C $(BUILD_DIR) -czf $(BUILD_DIR)/release/$$name.tar.gz $$name; rm -rf $(BUILD_DIR)/$$name; \
 	done
 	cd $(BUILD_DIR)/release && sha256sum *.tar.gz > sha256sums.txt
+
+# The Debian package $(BUILD_DIR)/kamailio-exporter_<version>_<arch>.deb, built with
+# dpkg-deb for GOARCH (default: this machine's; make deb GOARCH=arm64 cross-builds).
+GOARCH ?= $(shell go env GOARCH)
+deb:
+	mkdir -p $(BUILD_DIR)/deb
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o $(BUILD_DIR)/deb/kamailio_exporter .
+	VERSION=$(VERSION) GOARCH=$(GOARCH) scripts/build-deb.sh $(BUILD_DIR)/deb/kamailio_exporter $(BUILD_DIR)
+	rm -rf $(BUILD_DIR)/deb
 
 docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t kamailio_exporter:$(VERSION) .

@@ -120,7 +120,7 @@ printf '%s\n' "${matrix[@]}"
 step "monitoring mixin: promtool check/test rules, dashboard"
 mixin/check.sh
 
-step "packaging: static build, Dockerfile, systemd units, socket activation"
+step "packaging: static build, Debian package (install, run as its user, purge), Dockerfile, systemd units, socket activation"
 scripts/check-packaging.sh
 
 step "benchmarks (brief)"
