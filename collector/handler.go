@@ -64,17 +64,29 @@ var (
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.scrapeContext(r)
 	defer cancel()
-	p := h.e.sharedScrape(ctx)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
+		p := h.e.sharedScrape(ctx)
 		promhttp.HandlerFor(prometheus.Gatherers{h.others, pageGatherer{p}}, h.opts).ServeHTTP(w, r)
 		return
 	}
-	fams, err := h.others.Gather()
-	if err != nil {
-		h.logger.Error("error gathering metrics", "err", err)
+	// The other families (the process collector reads /proc) are gathered
+	// while Kamailio answers.
+	type gathered struct {
+		fams []*dto.MetricFamily
+		err  error
 	}
-	fams = h.withCustom(fams, p.custom)
+	others := make(chan gathered, 1)
+	go func() {
+		fams, err := h.others.Gather()
+		others <- gathered{fams, err}
+	}()
+	p := h.e.sharedScrape(ctx)
+	g := <-others
+	if g.err != nil {
+		h.logger.Error("error gathering metrics", "err", g.err)
+	}
+	fams := h.withCustom(g.fams, p.custom)
 	var keep map[string]bool
 	if names := r.URL.Query()["name[]"]; len(names) > 0 {
 		keep = make(map[string]bool, len(names))
