@@ -65,6 +65,10 @@ tm.stats
 stats.fetch all
 core.shmmem
 tls.info
+uac.reg_dump
+dmq.list_nodes
+keepalive.list
+core.runinfo
 EOF
 if [ "$instance" = test ]; then
   # ctl's default limits: stats.fetch all is too large and the exporter

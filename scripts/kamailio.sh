@@ -134,7 +134,7 @@ start_instance() {
   for i in $(seq -w 1 300); do
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
   done > "$dir/statistics.cfg"
-  local defines=()
+  local defines=() shm=64
   if [ "${KAMAILIO_LARGE:-0}" = 1 ]; then
     # The large instance: 1 000 unprobed destinations in sets 10-59, 100
     # htables, ctl's reply limits raised so that every reply fits.
@@ -147,6 +147,7 @@ start_instance() {
       echo "$((10 + i / 20)) sip:$iaddr:$((6000 + i)) 0 0 weight=$((i % 100))"
     done >> "$dir/dispatcher.list"
     defines+=(-A WITH_LARGE)
+    shm=256
   fi
   if [ "$rtp" = 1 ] && [ "${RTPENGINE:-1}" != 0 ] && command -v rtpengine >/dev/null; then
     if ! pid_alive "$(cat "$dir/rtpengine.pid" 2>/dev/null || true)"; then
@@ -169,7 +170,7 @@ start_instance() {
   "$kamailio" -c "${defines[@]}" -f "$dir/kamailio.cfg" > "$dir/check.log" 2>&1 || { cat "$dir/check.log" >&2; exit 1; }
   # -DD: stay in the foreground (children are still forked); we keep the pid.
   "$kamailio" -DD -E "${defines[@]}" -f "$dir/kamailio.cfg" -P "$dir/kamailio.pid" -Y "$dir" -w "$dir" \
-    -m 64 -M 8 >> "$dir/kamailio.log" 2>&1 < /dev/null &
+    -m "$shm" -M 8 >> "$dir/kamailio.log" 2>&1 < /dev/null &
   echo $! > "$dir/kamailio.main.pid"
   for _ in $(seq 1 100); do
     if kamcmd -s "unix:$dir/kamailio_ctl" core.uptime >/dev/null 2>&1; then
