@@ -124,10 +124,11 @@ step "packaging: static build, Debian package (install, run as its user, purge),
 scripts/check-packaging.sh
 
 step "benchmarks (brief)"
-go test -run='^$' -bench='Decode|Collectors|ScrapeHTTP' -benchtime=200x -benchmem ./binrpc ./collector
+go test -run='^$' -bench='Decode|Collectors|ScrapeHTTP|Compress|GzipWriterNew' -benchtime=200x -benchmem ./binrpc ./collector
 go test -run='^$' -bench='Scale|HeapSteadyState' -benchtime=1x -benchmem ./collector
 bash scripts/bench-scale.sh 1x 1
 bash scripts/bench-rss.sh 100 2
 bash scripts/bench-modmem.sh 5
+bash scripts/bench-scrape.sh test 20 5 2
 
 step "all tests passed"
