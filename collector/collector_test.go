@@ -668,3 +668,30 @@ func compareCollectorGolden(t *testing.T, release, name string) {
 	fams := collectorFamilies(t, release, name, nil)
 	compareGolden(t, filepath.Join(release, name+".prom"), exposition(t, fams))
 }
+
+// A collector's duration runs from its first request to its last reply:
+// the requests of a scrape go out together, so a collector behind a slow
+// one waits for it too, and says so (not the microseconds its conversion
+// took once its reply was there).
+func TestCollectorDurationFromFirstRequest(t *testing.T) {
+	delay := 150 * time.Millisecond
+	e := newTestExporter(t, replay(t, "unix", nil), 5*time.Second)
+	e.Scrape(context.Background()) // learns the method list
+	e.Close()
+	e = newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{"core.psa": {Delay: delay}}), 5*time.Second)
+	e.Scrape(context.Background())
+	p := e.Scrape(context.Background())
+	found := false
+	for i := range p.samples {
+		x := &p.samples[i]
+		if p.desc(x) == durationDesc && p.values(x)[0] == "tm.stats" {
+			found = true
+			if x.value < delay.Seconds() {
+				t.Errorf("tm.stats duration %v, behind a core.psa that took %v", x.value, delay)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no tm.stats duration")
+	}
+}
