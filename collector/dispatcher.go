@@ -37,7 +37,7 @@ func dispatcherUp(flags string) bool {
 
 // dispatcher.list: {NRSETS, RECORDS{SET{ID, TARGETS{DEST{URI, FLAGS,
 // PRIORITY, [ATTRS{…WEIGHT, RWEIGHT…}], [LATENCY{AVG, STD, EST, MAX,
-// TIMEOUT}]}…}}…}}, walked one member at a time: thousands of destinations
+// TIMEOUT}]}…}}…}}, walked one set at a time: thousands of destinations
 // are never decoded at once. No sets loaded (fault 500 "No Destination
 // Sets") is an empty result.
 func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
@@ -51,23 +51,22 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 	w := newDestWalker(s)
 	err = eachNamed(top, "RECORDS", func(records binrpc.Value) error {
 		return eachNamed(records, "SET", func(set binrpc.Value) error {
-			w.setID, w.setName = "", ""
-			return set.Each(func(m binrpc.Member) error {
-				switch m.Name {
-				case "ID":
-					id, err := m.Value.Float()
-					if err != nil {
-						return fmt.Errorf("SET: member \"ID\": %w", err)
-					}
-					w.setID, w.setName = itoa(int(id)), cfg.DispatcherSetNames[int(id)]
-				case "TARGETS":
-					if w.setID == "" {
-						return fmt.Errorf("SET: member \"ID\" missing")
-					}
-					return eachNamed(m.Value, "DEST", w.add)
-				}
+			// One set decoded at a time: walking deeper levels encoded
+			// would read their bytes again at each level.
+			set, err := set.Expand()
+			if err != nil {
+				return fmt.Errorf("SET: %w", err)
+			}
+			id, err := number(set, "ID")
+			if err != nil {
+				return fmt.Errorf("SET: %w", err)
+			}
+			w.setID, w.setName = itoa(int(id)), cfg.DispatcherSetNames[int(id)]
+			targets, ok := set.Get("TARGETS")
+			if !ok {
 				return nil
-			})
+			}
+			return eachNamed(targets, "DEST", w.add)
 		})
 	})
 	if err != nil {
