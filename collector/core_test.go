@@ -27,7 +27,7 @@ func TestCoreRuninfo(t *testing.T) {
 	want := map[string]string{
 		"5.6.3": head + `kamailio_core_uptime{compiled="",compiler="gcc 12.2.0",version="5.6.3"} 198`,
 		"5.8.8": head + `kamailio_core_uptime{compiled="03:57:49 Nov 26 2026",compiler="gcc 12.2.0",version="5.8.8"} 24`,
-		"6.0.7": head + `kamailio_core_uptime{compiled="04:00:34 Nov 26 2026",compiler="gcc 12.2.0",version="6.0.7"} 5`,
+		"6.0.7": head + `kamailio_core_uptime{compiled="04:00:34 Nov 26 2026",compiler="gcc 12.2.0",version="6.0.7"} 12`,
 		"6.1.4": head + `kamailio_core_uptime{compiled="03:54:10 Nov 26 2026",compiler="gcc 12.2.0",version="6.1.4"} 14`,
 	}
 	eachRelease(t, func(t *testing.T, release string) {
