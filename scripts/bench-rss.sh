@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resident memory of the exporter scraping a synthetic instance (issue 7):
+# Resident memory of the exporter scraping a synthetic instance (BENCHMARKS.md, "Resident memory"):
 # internal/synthetic/fakekamailio serves SCALE percent of the large instance
 # (100 = 256 processes, 10 000 destinations in 100 sets, 500 htables, 5 000
 # statistics, 1 000 dialog profiles) in its own process; the exporter, with

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Cost per item by kind (issue 7): BenchmarkPerItem scrapes synthetic
+# Cost per item by kind (BENCHMARKS.md, "Other benchmarks"): BenchmarkPerItem scrapes synthetic
 # instances with 100, 1 000 and 10 000 dispatcher destinations, processes or
 # statistics (only that kind's collectors running) and an empty one. For each
 # kind this prints the marginal cost per item (the scrape minus the empty
 # scrape, divided by the items), bytes and allocations per item, and the
 # ratio of the largest to the smallest per-item cost across the range
-# (target: within 1.5x). Medians over ROUNDS rounds.
+# (the cost per item should not grow with the instance). Medians over ROUNDS rounds.
 #
 # Each measurement runs in a process of its own, and a round measures every
 # size of every kind in turn: a size measured after a larger one in the same
