@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkScale scrapes synthetic instances of 1 %, 10 % and 100 % of the
-// large instance of issue 7 (256 processes, 10 000 dispatcher destinations
+// largest synthetic instance (256 processes, 10 000 dispatcher destinations
 // in 100 sets, 500 htables, 5 000 statistics, 1 000 dialog profiles) and
 // reports the cost per item: it should stay flat as the instance grows.
 // The fake ctl server sends pre-encoded replies, so its share of the
