@@ -3,6 +3,7 @@ package binrpc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -66,6 +67,24 @@ var (
 
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
+}
+
+// ReadHeader reads one packet header from a stream and parses it: the
+// payload of h.Length bytes follows, at most maxPayload.
+func ReadHeader(r io.Reader, maxPayload int) (Header, error) {
+	var hb [MaxHeaderSize]byte
+	if _, err := io.ReadFull(r, hb[:2]); err != nil {
+		return Header{}, err
+	}
+	n, err := HeaderSize(hb[0], hb[1])
+	if err != nil {
+		return Header{}, err
+	}
+	if _, err := io.ReadFull(r, hb[2:n]); err != nil {
+		return Header{}, err
+	}
+	h, _, err := ParseHeader(hb[:n], maxPayload)
+	return h, err
 }
 
 // HeaderSize returns the full header size announced by the two fixed

@@ -186,18 +186,7 @@ func (s *Server) acceptLoop() {
 // ReadFrame reads one packet from a stream: its header and its payload
 // (at most 1 MiB).
 func ReadFrame(r io.Reader) (binrpc.Header, []byte, error) {
-	var hb [binrpc.MaxHeaderSize]byte
-	if _, err := io.ReadFull(r, hb[:2]); err != nil {
-		return binrpc.Header{}, nil, err
-	}
-	n, err := binrpc.HeaderSize(hb[0], hb[1])
-	if err != nil {
-		return binrpc.Header{}, nil, err
-	}
-	if _, err := io.ReadFull(r, hb[2:n]); err != nil {
-		return binrpc.Header{}, nil, err
-	}
-	h, _, err := binrpc.ParseHeader(hb[:n], 1<<20)
+	h, err := binrpc.ReadHeader(r, 1<<20)
 	if err != nil {
 		return binrpc.Header{}, nil, err
 	}

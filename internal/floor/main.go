@@ -70,7 +70,6 @@ func run(uri string, rounds int, in io.Reader, out io.Writer) error {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	r := bufio.NewReaderSize(c, 64<<10)
-	hdr := make([]byte, binrpc.MaxHeaderSize)
 	per := make([]time.Duration, 0, rounds)
 	for range rounds {
 		begin := time.Now()
@@ -78,17 +77,7 @@ func run(uri string, rounds int, in io.Reader, out io.Writer) error {
 			if _, err := c.Write(req); err != nil {
 				return err
 			}
-			if _, err := io.ReadFull(r, hdr[:2]); err != nil {
-				return err
-			}
-			n, err := binrpc.HeaderSize(hdr[0], hdr[1])
-			if err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(r, hdr[2:n]); err != nil {
-				return err
-			}
-			h, _, err := binrpc.ParseHeader(hdr[:n], 64<<20)
+			h, err := binrpc.ReadHeader(r, 64<<20)
 			if err != nil {
 				return err
 			}
