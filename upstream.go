@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
-)
 
-// maxUpstreamBody caps what is read from rtpengine's page.
-const maxUpstreamBody = 32 << 20
+	"github.com/kamailio-exporter/kamailio_exporter/internal/upstream"
+)
 
 func checkHTTPURL(raw string) error {
 	u, err := url.Parse(raw)
@@ -22,27 +20,6 @@ func checkHTTPURL(raw string) error {
 		return fmt.Errorf("%q: want an http:// or https:// URL", raw)
 	}
 	return nil
-}
-
-// httpGet fetches url within ctx, reading at most maxUpstreamBody bytes.
-func httpGet(ctx context.Context, c *http.Client, url string) (body []byte, status int, contentType string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody+1))
-	if err != nil {
-		return nil, 0, "", fmt.Errorf("read body: %w", err)
-	}
-	if len(body) > maxUpstreamBody {
-		return nil, 0, "", fmt.Errorf("body larger than %d bytes", maxUpstreamBody)
-	}
-	return body, resp.StatusCode, resp.Header.Get("Content-Type"), nil
 }
 
 // rtpProxy serves rtpengine's own metrics page, fetched within the timeout,
@@ -61,7 +38,7 @@ func newRTPProxy(url string, timeout time.Duration, logger *slog.Logger) *rtpPro
 func (p *rtpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
-	body, status, ctype, err := httpGet(ctx, p.client, p.url)
+	body, status, ctype, err := upstream.Get(ctx, p.client, p.url)
 	if err != nil {
 		p.logger.Error("Failed to fetch rtpengine metrics", "url", p.url, "err", err)
 		http.Error(w, "Failed to fetch rtpengine metrics: "+err.Error(), http.StatusBadGateway)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -13,15 +12,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/kamailio-exporter/kamailio_exporter/internal/upstream"
 )
 
 // customCollector fetches Kamailio's own xhttp_prom page
 // (--kamailio.custom-metrics-url) during the scrape, within its deadline,
 // and appends its families to the exposition.
 const customCollector = "custom_metrics"
-
-// maxCustomBody caps what is read from the xhttp_prom page.
-const maxCustomBody = 32 << 20
 
 // republished are the families that Kamailio's xhttp_prom module derives
 // from values the exporter reads itself (with xhttp_prom_stats "all" on
@@ -63,24 +61,12 @@ func (f *customFetcher) start(ctx context.Context) <-chan customResult {
 }
 
 func (f *customFetcher) fetch(ctx context.Context) ([]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	body, status, _, err := upstream.Get(ctx, f.client, f.url)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCustomBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if len(body) > maxCustomBody {
-		return nil, fmt.Errorf("body larger than %d bytes", maxCustomBody)
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d", status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(body))
