@@ -227,9 +227,7 @@ func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
 // Collect scrapes Kamailio within the exporter's timeout, for a registry.
 // The text exposition takes the faster path of Handler.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range e.sharedScrape(context.Background()).metrics() {
-		ch <- m
-	}
+	pageCollector{e.sharedScrape(context.Background())}.Collect(ch)
 }
 
 // sharedScrape scrapes Kamailio, or waits for the scrape in flight: one

@@ -67,6 +67,17 @@ func shape(vals []binrpc.Value) string {
 // number returns the numeric member key of a struct.
 func number(st binrpc.Value, key string) (float64, error) {
 	v, ok := st.Get(key)
+	return memberNumber(key, v, ok)
+}
+
+// text returns the scalar member key of a struct as text.
+func text(st binrpc.Value, key string) (string, error) {
+	v, ok := st.Get(key)
+	return memberText(key, v, ok)
+}
+
+// memberNumber is the member key, v when ok, as a number.
+func memberNumber(key string, v binrpc.Value, ok bool) (float64, error) {
 	if !ok {
 		return 0, fmt.Errorf("member %q missing", key)
 	}
@@ -77,9 +88,8 @@ func number(st binrpc.Value, key string) (float64, error) {
 	return f, nil
 }
 
-// text returns the scalar member key of a struct as text.
-func text(st binrpc.Value, key string) (string, error) {
-	v, ok := st.Get(key)
+// memberText is the member key, v when ok, as text.
+func memberText(key string, v binrpc.Value, ok bool) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("member %q missing", key)
 	}
@@ -189,28 +199,10 @@ func (p *picker) pick(st binrpc.Value) error {
 }
 
 // text returns member i as text.
-func (p *picker) text(i int) (string, error) {
-	if !p.ok[i] {
-		return "", fmt.Errorf("member %q missing", p.keys[i])
-	}
-	s, err := p.vals[i].Text()
-	if err != nil {
-		return "", fmt.Errorf("member %q: %w", p.keys[i], err)
-	}
-	return s, nil
-}
+func (p *picker) text(i int) (string, error) { return memberText(p.keys[i], p.vals[i], p.ok[i]) }
 
 // number returns member i as a number.
-func (p *picker) number(i int) (float64, error) {
-	if !p.ok[i] {
-		return 0, fmt.Errorf("member %q missing", p.keys[i])
-	}
-	f, err := p.vals[i].Float()
-	if err != nil {
-		return 0, fmt.Errorf("member %q: %w", p.keys[i], err)
-	}
-	return f, nil
-}
+func (p *picker) number(i int) (float64, error) { return memberNumber(p.keys[i], p.vals[i], p.ok[i]) }
 
 // eachStruct calls fn with each top-level value of a reply, which must be
 // structs (one per process, table…), left encoded by CallEncoded.

@@ -158,18 +158,14 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 // When that is too large too, it reads the statistics group by group (see
 // eachGroup). Any other fault is returned as it is.
 func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
-	vals, err := c.CallEncoded(ctx, "stats.fetch", "all")
+	st, err := callEncodedStruct(ctx, c, "stats.fetch", "all")
 	if err == nil {
-		st, err := onlyStruct("stats.fetch", vals)
-		if err != nil {
-			return err
-		}
 		return st.Each(fn)
 	}
 	if !tooLarge(err) {
 		return err
 	}
-	vals, err = c.Call(ctx, "stats.get_statistics", "all")
+	vals, err := c.Call(ctx, "stats.get_statistics", "all")
 	if err == nil {
 		return eachStatLine(vals, fn)
 	}
