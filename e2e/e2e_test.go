@@ -1055,7 +1055,7 @@ func TestOneTimeoutRealKamailio(t *testing.T) {
 		{"Prometheus's scrape timeout", "10s", "1.5", 1800 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := startExporter(t, e, "--kamailio.binrpc-uri=tcp://"+addr()+":2046", "--kamailio.timeout="+tc.timeout,
+			base := startExporter(t, e, "--kamailio.binrpc-uri=tcp://"+kamAddr+":2046", "--kamailio.timeout="+tc.timeout,
 				"--kamailio.custom-metrics-url=http://"+slow.Addr+"/metrics")
 			if err := syscall.Kill(ctlPid, syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
@@ -1084,12 +1084,4 @@ func TestOneTimeoutRealKamailio(t *testing.T) {
 			}
 		})
 	}
-}
-
-// addr is the test Kamailio's loopback address.
-func addr() string {
-	if a := os.Getenv("KAMAILIO_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1"
 }
