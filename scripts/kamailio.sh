@@ -105,9 +105,6 @@ build() {
       make PREFIX="$prefix" include_modules="$modules" skip_modules="%" cfg &&
       make -j3 all && make install) >"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
   fi
-  # 5.8's make installs its modules under lib64/, CMake under lib/.
-  [ -d "$prefix/lib/kamailio/modules" ] || ln -s "$(ls -d "$prefix"/lib*/kamailio | head -1)" "$prefix/lib/kamailio" 2>/dev/null ||
-    { mkdir -p "$prefix/lib" && ln -s "$(ls -d "$prefix"/lib64/kamailio)" "$prefix/lib/kamailio"; }
   touch "$prefix/.built"
   rm -rf "$work"
   echo "built Kamailio $version in $((SECONDS - start)) s" >&2
