@@ -24,11 +24,7 @@ var (
 // dmq.list_nodes: one struct per node {host, port, proto, resolved_ip,
 // status, last_notification, local, [fail_count (6.1)]}.
 func updateDMQListNodes(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "dmq.list_nodes")
-	if err != nil {
-		return err
-	}
-	nodes, err := structs("dmq.list_nodes", vals)
+	nodes, err := callStructs(ctx, c, "dmq.list_nodes")
 	if err != nil {
 		return err
 	}

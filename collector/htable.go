@@ -27,14 +27,11 @@ var (
 // htableCall returns one struct per table; Kamailio's fault for a config
 // without tables is an empty result.
 func htableCall(ctx context.Context, c Caller, method string) ([]binrpc.Value, error) {
-	vals, err := c.Call(ctx, method)
+	vals, err := callStructs(ctx, c, method)
 	if binrpc.IsFault(err, 500, "No htables") {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return structs(method, vals)
+	return vals, err
 }
 
 // htable.listTables: {name, dbtable, dbmode, expire, updateexpire, size, dmqreplicate}.

@@ -42,11 +42,7 @@ func keepaliveCalls(*Settings) []call {
 }
 
 func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "keepalive.list")
-	if err != nil {
-		return err
-	}
-	dests, err := structs("keepalive.list", vals)
+	dests, err := callStructs(ctx, c, "keepalive.list")
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,14 @@ func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
 	return vals[0], nil
 }
 
-// structs returns a reply made of structs only (one per process, table…).
-func structs(method string, vals []binrpc.Value) ([]binrpc.Value, error) {
+// callStructs calls method and returns its reply, which must be made of
+// structs only (one per node, table, registration…); a fault is returned as
+// it is.
+func callStructs(ctx context.Context, c Caller, method string, args ...any) ([]binrpc.Value, error) {
+	vals, err := c.Call(ctx, method, args...)
+	if err != nil {
+		return nil, err
+	}
 	for _, v := range vals {
 		if v.Kind != binrpc.KindStruct {
 			return nil, fmt.Errorf("%s: want structs, got %s", method, shape(vals))

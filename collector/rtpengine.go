@@ -18,15 +18,11 @@ var rtpengineEnabledDesc = newDesc(namespace+"_rtpengine_enabled",
 // neither disabled nor inactive (a failed node waiting for its re-check has
 // disabled=0 but active=0). No sets loaded (fault 404) is an empty result.
 func updateRtpengineShow(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "rtpengine.show", "all")
+	nodes, err := callStructs(ctx, c, "rtpengine.show", "all")
 	var f *binrpc.FaultError
 	if binrpc.IsFault(err, 404, "") && asFault(err, &f) && strings.Contains(strings.ToLower(f.Message), "no sets") {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	nodes, err := structs("rtpengine.show", vals)
 	if err != nil {
 		return err
 	}

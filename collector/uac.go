@@ -42,14 +42,10 @@ var (
 // leave the reply, not even in an error. uac without reg_db_url answers
 // fault 500 "Not enabled": no registrations.
 func updateUACRegDump(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	vals, err := c.Call(ctx, "uac.reg_dump")
+	regs, err := callStructs(ctx, c, "uac.reg_dump")
 	if binrpc.IsFault(err, 500, "Not enabled") {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	regs, err := structs("uac.reg_dump", vals)
 	if err != nil {
 		return err
 	}
