@@ -81,9 +81,10 @@ type collector struct {
 	help   string
 	off    bool // off unless --collector.<name> is given
 	update updateFunc
-	// calls are the requests the collector makes whatever Kamailio
-	// answers, sent ahead with the others; nil: just its method.
-	calls func(*Settings) []call
+	// calls are the requests the collector will make, given what this
+	// Kamailio run has shown, sent ahead with the others; nil: just its
+	// method.
+	calls func(*Settings, *kamailioRun) []call
 }
 
 // collectors lists the collectors in scrape order. Where two fill one
@@ -104,7 +105,7 @@ var collectors = []*collector{
 	{name: "rtpengine.show", help: "rtpengine node status", update: updateRtpengineShow, calls: fixed("rtpengine.show", "all")},
 	{name: "sl.stats", help: "stateless replies per code", update: updateSLStats},
 	{name: "tm.stats", help: "transactions", update: updateTMStats},
-	{name: "stats.fetch", help: "core and module statistics, scripted statistics", update: updateStatsFetch, calls: fixed("stats.fetch", "all")},
+	{name: "stats.fetch", help: "core and module statistics, scripted statistics", update: updateStatsFetch, calls: statsCalls},
 	{name: "core.shmmem", help: "shared memory, when stats.fetch does not report it", update: updateCoreShmmem},
 	{name: "tls.info", help: "TLS module connections", update: updateTLSInfo},
 	{name: "uac.reg_dump", help: "uac remote registrations", update: updateUACRegDump},
@@ -119,14 +120,14 @@ var collectors = []*collector{
 const listMethods = "system.listMethods"
 
 // fixed declares a collector's one request with arguments.
-func fixed(method string, args ...any) func(*Settings) []call {
-	return func(*Settings) []call { return []call{{method, args}} }
+func fixed(method string, args ...any) func(*Settings, *kamailioRun) []call {
+	return func(*Settings, *kamailioRun) []call { return []call{{method, args}} }
 }
 
-// requests returns c's requests under cfg.
-func (c *collector) requests(cfg *Settings) []call {
+// requests returns c's requests under cfg in run.
+func (c *collector) requests(cfg *Settings, run *kamailioRun) []call {
 	if c.calls != nil {
-		return c.calls(cfg)
+		return c.calls(cfg, run)
 	}
 	return []call{{method: c.name}}
 }
@@ -178,19 +179,12 @@ type Exporter struct {
 	failures atomic.Uint64 // scrapes that could not reach Kamailio
 	rounds   atomic.Uint64
 	descs    descCache // the families of Kamailio's statistics
-	runLog   runLog    // what was logged in this Kamailio run
-	idle     idleConn  // the connection kept between scrapes
+	run      kamailioRun
+	idle     idleConn // the connection kept between scrapes
 	custom   *customFetcher
 
 	mu       sync.Mutex
 	inflight *round
-
-	// methods caches system.listMethods for the Kamailio that has been up
-	// since upSince (core.uptime): modules cannot be loaded at run time, so
-	// the list changes only with a restart.
-	methodsMu sync.Mutex
-	upSince   string
-	methods   map[string]bool
 }
 
 // round is one scrape of Kamailio, shared by the scrapes that arrive while
@@ -318,10 +312,10 @@ func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, floa
 	// that the last known method list allows go out with core.uptime.
 	begin := time.Now()
 	calls := []call{{method: "core.uptime"}}
-	if known := e.knownMethods(); known != nil {
+	if known := e.run.knownMethods(); known != nil {
 		for _, c := range e.collectors {
 			if known[c.name] {
-				calls = append(calls, c.requests(&e.settings)...)
+				calls = append(calls, c.requests(&e.settings, &e.run)...)
 			}
 		}
 	}
@@ -353,8 +347,8 @@ func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, floa
 			begin = time.Now() // not sent with the others: its own time
 		}
 		s := newSink(e.logger, out)
-		s.descs, s.run = &e.descs, &e.runLog
-		err := e.run(ctx, c, conn, s)
+		s.descs, s.run = &e.descs, &e.run
+		err := e.collect(ctx, c, conn, s)
 		status(durationDesc, time.Since(begin).Seconds(), c.name)
 		if binrpc.IsMethodNotFound(err) {
 			s.discard()
@@ -378,21 +372,14 @@ func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, floa
 	return dropped
 }
 
-// run calls a collector, turning a panic into an error.
-func (e *Exporter) run(ctx context.Context, c *collector, conn Caller, s *Sink) (err error) {
+// collect runs a collector, turning a panic into an error.
+func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, s *Sink) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return c.update(ctx, conn, &e.settings, s)
-}
-
-// knownMethods returns the cached method list, or nil.
-func (e *Exporter) knownMethods() map[string]bool {
-	e.methodsMu.Lock()
-	defer e.methodsMu.Unlock()
-	return e.methods
 }
 
 // discover returns the set of RPC methods Kamailio exports: the cached
@@ -406,34 +393,15 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 		upSince, _ = text(st, "up_since")
 		upSince = strings.Clone(upSince) // kept between scrapes
 	} else if noReply(err) || ctx.Err() != nil {
-		e.setMethods("", nil)
+		e.run.setMethods(nil)
 		return nil, &unreachableError{err}
 	}
-	e.runLog.begin(upSince)
-	e.methodsMu.Lock()
-	cached := e.methods
-	if upSince == "" || upSince != e.upSince {
-		cached = nil
-	}
-	e.methodsMu.Unlock()
-	if cached != nil {
+	if cached := e.run.begin(upSince); cached != nil {
 		return cached, nil
 	}
 	methods, err := listAllMethods(ctx, c)
-	if err != nil {
-		e.setMethods("", nil)
-		return nil, err
-	}
-	if upSince != "" {
-		e.setMethods(upSince, methods)
-	}
-	return methods, nil
-}
-
-func (e *Exporter) setMethods(upSince string, methods map[string]bool) {
-	e.methodsMu.Lock()
-	e.upSince, e.methods = upSince, methods
-	e.methodsMu.Unlock()
+	e.run.setMethods(methods)
+	return methods, err
 }
 
 // listAllMethods calls system.listMethods.

@@ -37,7 +37,7 @@ func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) e
 
 // dlgProfileCalls are the requests of dlg.profile_get_size: one per
 // profile, sent ahead together.
-func dlgProfileCalls(cfg *Settings) []call {
+func dlgProfileCalls(cfg *Settings, _ *kamailioRun) []call {
 	out := make([]call, len(cfg.DialogProfiles))
 	for i, p := range cfg.DialogProfiles {
 		out[i] = call{"dlg.profile_get_size", []any{p}}
@@ -52,7 +52,7 @@ func updateDlgProfileSize(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 	for _, p := range cfg.DialogProfiles {
 		vals, err := c.Call(ctx, "dlg.profile_get_size", p)
 		if binrpc.IsFault(err, 404, "") {
-			if s.firstInRun("dialog profile not found\x00" + p) {
+			if s.run.learn("dialog profile not found\x00" + p) {
 				s.logger.Error("dialog profile not found (logged once per Kamailio run; see kamailio_dlg_profile_found)",
 					"collector", "dlg.profile_get_size", "profile", p, "err", err)
 			}

@@ -37,7 +37,7 @@ var (
 // is the answer of the current state's kind: Kamailio 5.6 writes each
 // under the other's name, and this reads both releases alike.
 // keepaliveCalls: keepalive.list, and core.runinfo for Kamailio's clock.
-func keepaliveCalls(*Settings) []call {
+func keepaliveCalls(*Settings, *kamailioRun) []call {
 	return []call{{method: "keepalive.list"}, {method: "core.runinfo"}}
 }
 

@@ -78,8 +78,8 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 // error: a failed collector's samples are cut off the page again.
 type Sink struct {
 	logger  *slog.Logger
-	descs   *descCache // nil: build descriptors every time
-	run     *runLog    // nil: log every time
+	descs   *descCache   // nil: build descriptors every time
+	run     *kamailioRun // nil: log every time, learn nothing
 	page    *page
 	start   int      // the first sample of this collector on the page
 	labels  int      // the page's label bytes when it started
@@ -89,7 +89,7 @@ type Sink struct {
 // warnOnce logs msg as a warning the first time key is seen in this
 // Kamailio run.
 func (s *Sink) warnOnce(key, msg string, attrs ...any) {
-	if s.logger != nil && s.firstInRun(key) {
+	if s.logger != nil && s.run.learn("log\x00"+key) {
 		s.logger.Warn(msg, attrs...)
 	}
 }
@@ -101,39 +101,71 @@ func newSink(logger *slog.Logger, p *page) *Sink {
 	return &Sink{logger: logger, page: p, start: len(p.samples), labels: len(p.labels)}
 }
 
-// firstInRun reports whether key is logged for the first time in the
-// current Kamailio run, and remembers it.
-func (s *Sink) firstInRun(key string) bool { return s.run == nil || s.run.first(key) }
-
-// runLog remembers what was logged during one Kamailio run (identified by
-// core.uptime's up_since), so that a condition lasting as long as the run,
-// such as an unknown dialog profile, is logged once, not on every scrape.
-type runLog struct {
+// kamailioRun is what the exporter learned of one run of Kamailio,
+// identified by core.uptime's up_since: its method list, what was logged
+// once, facts a collector found (a reply too large for ctl). Kamailio loads
+// its modules and declares its statistics at start-up only, so all of it
+// holds until a restart, which forgets it.
+type kamailioRun struct {
 	mu      sync.Mutex
 	upSince string
-	logged  map[string]bool
+	methods map[string]bool // system.listMethods
+	learned map[string]bool
 }
 
-// begin is called at every scrape with core.uptime's up_since: a new run
-// forgets what was logged. An unknown run ("") is new every time.
-func (l *runLog) begin(upSince string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if upSince == "" || upSince != l.upSince {
-		l.upSince, l.logged = upSince, nil
+// begin starts a scrape of the run up since upSince ("": unknown, a new
+// run every time) and returns its method list, nil when not known yet.
+func (r *kamailioRun) begin(upSince string) map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if upSince == "" || upSince != r.upSince {
+		r.upSince, r.methods, r.learned = upSince, nil, nil
+	}
+	return r.methods
+}
+
+// setMethods keeps the method list of a known run; nil forgets it.
+func (r *kamailioRun) setMethods(methods map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.upSince != "" || methods == nil {
+		r.methods = methods
 	}
 }
 
-func (l *runLog) first(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.logged[key] {
+// knownMethods returns the last method list, or nil.
+func (r *kamailioRun) knownMethods() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.methods
+}
+
+// knows reports whether key was learned in this run; a nil run knows
+// nothing.
+func (r *kamailioRun) knows(key string) bool {
+	if r == nil {
 		return false
 	}
-	if l.logged == nil {
-		l.logged = map[string]bool{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.learned[key]
+}
+
+// learn records key and reports whether it is new in this run; for a nil
+// run, always.
+func (r *kamailioRun) learn(key string) bool {
+	if r == nil {
+		return true
 	}
-	l.logged[key] = true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.learned[key] {
+		return false
+	}
+	if r.learned == nil {
+		r.learned = map[string]bool{}
+	}
+	r.learned[key] = true
 	return true
 }
 

@@ -152,18 +152,23 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 // "stats.fetch all", walked one member at a time (binrpc.Value.Each):
 // thousands of statistics cost no member slice. ctl answers a struct larger
 // than binrpc_struct_max_body_size (8 KB by default, a few hundred
-// statistics) with 500 "Internal error"; then it asks
+// statistics) with 500 "Internal error", after building the whole struct
+// and logging an error for each statistic that did not fit; then it asks
 // "stats.get_statistics all", whose reply is an array of
-// "group:name = value" strings, bound only by binrpc_max_body_size (32 KB).
+// "group:name = value" strings, bound only by binrpc_max_body_size (32 KB),
+// and keeps asking that for the rest of the Kamailio run (statsCalls).
 // When that is too large too, it reads the statistics group by group (see
 // eachGroup). Any other fault is returned as it is.
 func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
-	st, err := callEncodedStruct(ctx, c, "stats.fetch", "all")
-	if err == nil {
-		return st.Each(fn)
-	}
-	if !tooLarge(err) {
-		return err
+	if !s.run.knows(statsFetchTooLarge) {
+		st, err := callEncodedStruct(ctx, c, "stats.fetch", "all")
+		if err == nil {
+			return st.Each(fn)
+		}
+		if !tooLarge(err) {
+			return err
+		}
+		s.run.learn(statsFetchTooLarge)
 	}
 	vals, err := c.Call(ctx, "stats.get_statistics", "all")
 	if err == nil {
@@ -173,6 +178,19 @@ func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) err
 		return fmt.Errorf("stats.fetch all: too large for ctl; stats.get_statistics all: %w", err)
 	}
 	return eachGroup(ctx, c, s, fn)
+}
+
+// statsFetchTooLarge is learned when "stats.fetch all" is too large for
+// ctl's struct limit: statistics are declared at start-up, so it stays so
+// until Kamailio restarts.
+const statsFetchTooLarge = "stats.fetch all: too large"
+
+// statsCalls is the stats.fetch collector's first request in run.
+func statsCalls(_ *Settings, run *kamailioRun) []call {
+	if run.knows(statsFetchTooLarge) {
+		return []call{{"stats.get_statistics", []any{"all"}}}
+	}
+	return []call{{"stats.fetch", []any{"all"}}}
 }
 
 // tooLarge reports whether err is ctl's answer to a reply that overflows

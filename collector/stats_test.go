@@ -3,12 +3,15 @@ package collector
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
@@ -315,5 +318,73 @@ func TestScriptedStatistics(t *testing.T) {
 		if f.GetName() == "kamailio_active_widgets" && f.GetType() != dto.MetricType_GAUGE {
 			t.Errorf("active_widgets type %v", f.GetType())
 		}
+	}
+}
+
+// A Kamailio whose statistics are too large for "stats.fetch all" is asked
+// "stats.get_statistics all" directly for the rest of its run: ctl builds
+// the whole struct and logs an error for every statistic past its limit
+// before it faults, on every scrape otherwise. The request is sent ahead
+// with the others; a restart (a new up_since) tries stats.fetch all again.
+func TestStatsFetchTooLargeLearnedPerRun(t *testing.T) {
+	recs := loadRelease(t, defaultRelease)
+	var mu sync.Mutex
+	var asked []string
+	upSince := "before"
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, requestKey(r))
+		if r.Method == "core.uptime" {
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(binrpc.Named("up_since", binrpc.String(upSince)))}}
+		}
+		return recorded(recs, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := newTestExporter(t, s, 5*time.Second)
+	defer e.Close()
+	scrape := func(restart bool) (string, []string) {
+		mu.Lock()
+		asked = nil
+		if restart {
+			upSince = "after"
+		}
+		mu.Unlock()
+		var b strings.Builder
+		for _, f := range gather(t, e) {
+			if f.GetName() == "kamailio_exporter_scrape_rounds_total" {
+				continue // counts the scrapes
+			}
+			if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return b.String(), slices.Clone(asked)
+	}
+	first, asked1 := scrape(false)
+	second, asked2 := scrape(false)
+	third, asked3 := scrape(true)
+	count := func(asked []string, key string) int {
+		return len(slices.DeleteFunc(slices.Clone(asked), func(k string) bool { return k != key }))
+	}
+	for i, c := range []struct {
+		asked      []string
+		fetch, get int
+	}{{asked1, 1, 1}, {asked2, 0, 1}, {asked3, 1, 1}} {
+		if f, g := count(c.asked, "stats.fetch_all"), count(c.asked, "stats.get_statistics_all"); f != c.fetch || g != c.get {
+			t.Errorf("scrape %d: stats.fetch all asked %d times, stats.get_statistics all %d; want %d and %d", i+1, f, g, c.fetch, c.get)
+		}
+	}
+	// Sent ahead: in collector order, before core.shmmem's request.
+	if i, j := slices.Index(asked2, "stats.get_statistics_all"), slices.Index(asked2, "core.shmmem"); i < 0 || j < 0 || i > j {
+		t.Errorf("second scrape's requests %v: stats.get_statistics all not sent ahead", asked2)
+	}
+	if !strings.Contains(first, "kamailio_scripted_statistic_300") || first != second || second != third {
+		t.Errorf("the scrapes differ or lack the scripted statistics:\n%s\n---\n%s", first, second)
 	}
 }
