@@ -110,7 +110,7 @@ type kamailioRun struct {
 	mu      sync.Mutex
 	upSince string
 	methods map[string]bool // system.listMethods
-	learned map[string]bool
+	learned map[string]int
 }
 
 // begin starts a scrape of the run up since upSince ("": unknown, a new
@@ -142,31 +142,39 @@ func (r *kamailioRun) knownMethods() map[string]bool {
 
 // knows reports whether key was learned in this run; a nil run knows
 // nothing.
-func (r *kamailioRun) knows(key string) bool {
-	if r == nil {
+func (r *kamailioRun) knows(key string) bool { return r.number(key) != 0 }
+
+// learn records key and reports whether it is new in this run; for a nil
+// run, always.
+func (r *kamailioRun) learn(key string) bool {
+	if r.knows(key) {
 		return false
+	}
+	r.setNumber(key, 1)
+	return true
+}
+
+// number returns the number learned under key in this run, 0 if none.
+func (r *kamailioRun) number(key string) int {
+	if r == nil {
+		return 0
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.learned[key]
 }
 
-// learn records key and reports whether it is new in this run; for a nil
-// run, always.
-func (r *kamailioRun) learn(key string) bool {
+// setNumber records n under key for this run.
+func (r *kamailioRun) setNumber(key string, n int) {
 	if r == nil {
-		return true
+		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.learned[key] {
-		return false
-	}
 	if r.learned == nil {
-		r.learned = map[string]bool{}
+		r.learned = map[string]int{}
 	}
-	r.learned[key] = true
-	return true
+	r.learned[key] = n
 }
 
 // discard removes everything the sink added from its page.

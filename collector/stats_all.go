@@ -157,8 +157,12 @@ func replyClassMethod(key string) (class, method string, ok bool) {
 // "stats.get_statistics all", whose reply is an array of
 // "group:name = value" strings, bound only by binrpc_max_body_size (32 KB),
 // and keeps asking that for the rest of the Kamailio run (statsCalls).
-// When that is too large too, it reads the statistics group by group (see
-// eachGroup). Any other fault is returned as it is.
+// That reply has no fault for being too large: ctl leaves out, with an
+// error in its log, each line that does not fit. So the number of
+// statistics is learned once per run by reading them group by group (see
+// statsComplete); a reply with fewer lines, or a fault, makes the
+// collector read group by group for the rest of the run (see eachGroup).
+// Any other fault is returned as it is.
 func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
 	if !s.run.knows(statsFetchTooLarge) {
 		st, err := callEncodedStruct(ctx, c, "stats.fetch", "all")
@@ -170,27 +174,62 @@ func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) err
 		}
 		s.run.learn(statsFetchTooLarge)
 	}
-	vals, err := c.Call(ctx, "stats.get_statistics", "all")
-	if err == nil {
-		return eachStatLine(vals, fn)
+	if !s.run.knows(statsAllIncomplete) {
+		vals, err := c.Call(ctx, "stats.get_statistics", "all")
+		if err != nil && !tooLarge(err) {
+			return fmt.Errorf("stats.fetch all: too large for ctl; stats.get_statistics all: %w", err)
+		}
+		if err == nil {
+			complete, err := statsComplete(ctx, c, s, len(vals))
+			if err != nil {
+				return err
+			}
+			if complete {
+				return eachStatLine(vals, fn)
+			}
+		}
+		s.run.learn(statsAllIncomplete)
+		s.warnOnce(statsAllIncomplete, "stats.get_statistics all is incomplete (ctl's binrpc_max_body_size, default 32 KB): reading the statistics group by group until Kamailio restarts; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB)",
+			"lines", len(vals))
 	}
-	if !tooLarge(err) {
-		return fmt.Errorf("stats.fetch all: too large for ctl; stats.get_statistics all: %w", err)
-	}
-	return eachGroup(ctx, c, s, fn)
+	return eachGroup(ctx, c, s, false, fn)
 }
 
-// statsFetchTooLarge is learned when "stats.fetch all" is too large for
-// ctl's struct limit: statistics are declared at start-up, so it stays so
-// until Kamailio restarts.
-const statsFetchTooLarge = "stats.fetch all: too large"
+// The facts of a Kamailio run that choose how its statistics are read:
+// statistics are declared at start-up, so they hold until a restart.
+const (
+	statsFetchTooLarge = "stats.fetch all: too large"
+	statsAllIncomplete = "stats.get_statistics all: incomplete"
+	statsCount         = "statistics"
+)
+
+// statsComplete reports whether n, the lines of a stats.get_statistics all
+// reply, are all of Kamailio's statistics: at least as many as this run
+// had, counted group by group at its first scrape.
+func statsComplete(ctx context.Context, c Caller, s *Sink, n int) (bool, error) {
+	want := s.run.number(statsCount)
+	if want == 0 {
+		err := eachGroup(ctx, c, s, true, func(binrpc.Member) error {
+			want++
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		s.run.setNumber(statsCount, max(want, n))
+	}
+	return n >= want, nil
+}
 
 // statsCalls is the stats.fetch collector's first request in run.
 func statsCalls(_ *Settings, run *kamailioRun) []call {
-	if run.knows(statsFetchTooLarge) {
+	switch {
+	case !run.knows(statsFetchTooLarge):
+		return []call{{"stats.fetch", []any{"all"}}}
+	case !run.knows(statsAllIncomplete):
 		return []call{{"stats.get_statistics", []any{"all"}}}
 	}
-	return []call{{"stats.fetch", []any{"all"}}}
+	return nil
 }
 
 // tooLarge reports whether err is ctl's answer to a reply that overflows
@@ -233,11 +272,11 @@ var knownStatGroups = []string{"core", "shmem", "tcp", "dns", "sctp", "sl", "tmx
 	"dialog_ng", "ims_auth", "ims_charging", "ims_icscf", "ims_isc", "ims_qos", "ims_registrar_pcscf",
 	"ims_registrar_scscf", "ims_usrloc_pcscf", "ims_usrloc_scscf", "tls", "kafka"}
 
-// eachGroup reads the statistics one group at a time: "stats.fetch
-// group:", or for a group too large for one struct "stats.get_statistics
-// group:". A group that cannot be read either way is reported (log once
-// per exporter, kamailio_stats_group_success 0) and the others are kept.
-func eachGroup(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
+// eachGroup reads the statistics one group at a time (groupStats). A group
+// that cannot be read is reported (log once per Kamailio run,
+// kamailio_stats_group_success 0) and the others are kept. Quiet, it
+// reports nothing (it counts for statsComplete).
+func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrpc.Member) error) error {
 	groups := knownStatGroups
 	if vals, err := c.Call(ctx, "cnt.grps_list"); err == nil && len(vals) > 0 {
 		groups = make([]string, 0, len(vals))
@@ -250,6 +289,29 @@ func eachGroup(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) er
 		return fmt.Errorf("cnt.grps_list: %w", err)
 	}
 	for _, g := range groups {
+		n, err := groupStats(ctx, c, s.run, g, fn)
+		switch {
+		case err != nil:
+			return err
+		case quiet || n == 0: // a group of the list that this Kamailio lacks is empty
+		case n > 0:
+			s.Add(statsGroupSuccessDesc, 1, g)
+		default:
+			s.Add(statsGroupSuccessDesc, 0, g)
+			s.warnOnce("stats group "+g, "statistics group too large for ctl's reply limits: not exported; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)",
+				"group", g)
+		}
+	}
+	return nil
+}
+
+// groupStats reads the statistics of group g with "stats.fetch g:" or, for
+// a group too large for one struct, "stats.get_statistics g:", which it
+// then asks directly for the rest of the Kamailio run. It returns how many
+// there were, -1 when the group is too large for either.
+func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (int, error) {
+	tooLargeKey := "stats.fetch " + g + ": too large"
+	if !run.knows(tooLargeKey) {
 		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
 		if err == nil {
 			n := 0
@@ -262,31 +324,22 @@ func eachGroup(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) er
 					return fn(m)
 				})
 				if err != nil {
-					return err
+					return 0, err
 				}
 			}
-			if n > 0 { // a group of the list that this Kamailio lacks is empty
-				s.Add(statsGroupSuccessDesc, 1, g)
-			}
-			continue
+			return n, nil
 		}
 		if !tooLarge(err) {
-			return fmt.Errorf("stats.fetch %s: %w", g, err)
+			return 0, fmt.Errorf("stats.fetch %s: %w", g, err)
 		}
-		vals, err = c.Call(ctx, "stats.get_statistics", g+":")
-		if err == nil {
-			if err := eachStatLine(vals, fn); err != nil {
-				return err
-			}
-			s.Add(statsGroupSuccessDesc, 1, g)
-			continue
-		}
-		if !tooLarge(err) {
-			return fmt.Errorf("stats.get_statistics %s: %w", g, err)
-		}
-		s.Add(statsGroupSuccessDesc, 0, g)
-		s.warnOnce("stats group "+g, "statistics group too large for ctl's reply limits: not exported; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)",
-			"group", g)
+		run.learn(tooLargeKey)
 	}
-	return nil
+	vals, err := c.Call(ctx, "stats.get_statistics", g+":")
+	if err == nil {
+		return len(vals), eachStatLine(vals, fn)
+	}
+	if !tooLarge(err) {
+		return 0, fmt.Errorf("stats.get_statistics %s: %w", g, err)
+	}
+	return -1, nil
 }
