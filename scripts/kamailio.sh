@@ -131,6 +131,11 @@ start_instance() {
   for i in $(seq -w 1 300); do
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
   done > "$dir/statistics.cfg"
+  # KAMAILIO_CTL_BODY_KB lowers ctl's reply limit (default 32 KB), so that
+  # stats.get_statistics all does not fit (an e2e test).
+  if [ -n "${KAMAILIO_CTL_BODY_KB:-}" ]; then
+    echo "modparam(\"ctl\", \"binrpc_max_body_size\", $KAMAILIO_CTL_BODY_KB)" >> "$dir/statistics.cfg"
+  fi
   local defines=() shm=64
   if [ "${KAMAILIO_LARGE:-0}" = 1 ]; then
     # The large instance: 1 000 unprobed destinations in sets 10-59, 100
