@@ -260,49 +260,36 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	out := &page{}
-	var statuses []status
-	status1 := func(d *Desc, v float64, labels ...string) {
-		statuses = append(statuses, status{d, v, labels})
-	}
+	own := newSink(e.logger, out) // the scrape's own samples
 	var custom <-chan customResult
 	if e.custom != nil {
 		custom = e.custom.start(ctx)
 	}
-	dropped := e.round(ctx, out, status1)
+	dropped := e.round(ctx, out, own)
 	if custom != nil {
 		r := <-custom
-		status1(durationDesc, r.duration.Seconds(), customCollector)
+		own.Add(durationDesc, r.duration.Seconds(), customCollector)
 		if r.err != nil {
 			e.logger.Error("Scraping user defined metrics failed", "collector", customCollector, "url", e.settings.CustomMetricsURL, "err", r.err)
-			status1(successDesc, 0, customCollector)
+			own.Add(successDesc, 0, customCollector)
 		} else {
-			status1(successDesc, 1, customCollector)
+			own.Add(successDesc, 1, customCollector)
 			out.custom = r.families
 		}
 	}
-	s := newSink(e.logger, out)
-	for _, st := range statuses {
-		s.Add(st.desc, st.value, st.labels...)
-	}
 	out.finish()
 	e.dropCustom(out)
-	if dropped = append(append(dropped, s.dropped...), out.dropped...); len(dropped) > 0 {
+	if dropped = append(append(dropped, own.dropped...), out.dropped...); len(dropped) > 0 {
 		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
 	}
 	return out
 }
 
-// status is one of a scrape's own samples, added to the page at its end.
-type status struct {
-	desc   *Desc
-	value  float64
-	labels []string
-}
-
 // round runs discovery and the collectors on the kept connection (or a new
-// one), adding their series to out and the scrape's own samples through
-// status. It returns the series the collectors dropped, for the log.
-func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, float64, ...string)) (dropped []string) {
+// one), adding their series to out and the scrape's own samples to own. It
+// returns the series the collectors dropped, for the log.
+func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []string) {
+	status := own.Add
 	status(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &scrapeConn{addr: e.addr, conn: e.idle.take()}
 	conn.reused = conn.conn != nil
@@ -312,10 +299,12 @@ func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, floa
 	// that the last known method list allows go out with core.uptime.
 	begin := time.Now()
 	calls := []call{{method: "core.uptime"}}
+	ahead := map[*collector]bool{} // the collectors whose requests go with it
 	if known := e.run.knownMethods(); known != nil {
 		for _, c := range e.collectors {
-			if known[c.name] {
-				calls = append(calls, c.requests(&e.settings, &e.run)...)
+			if reqs := c.requests(&e.settings, &e.run); known[c.name] && len(reqs) > 0 {
+				calls = append(calls, reqs...)
+				ahead[c] = true
 			}
 		}
 	}
@@ -343,7 +332,7 @@ func (e *Exporter) round(ctx context.Context, out *page, status func(*Desc, floa
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)
 			continue
 		}
-		if !conn.sentAhead(c.name) {
+		if !ahead[c] {
 			begin = time.Now() // not sent with the others: its own time
 		}
 		s := newSink(e.logger, out)

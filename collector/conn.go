@@ -82,11 +82,6 @@ func (c *scrapeConn) send(ctx context.Context, calls []call) {
 	}
 }
 
-// sentAhead reports whether a request for method is waiting to be taken.
-func (c *scrapeConn) sentAhead(method string) bool {
-	return slices.ContainsFunc(c.ahead, func(s sent) bool { return s.method == method })
-}
-
 func (c *scrapeConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
 	return c.retry(ctx, method, args, false)
 }
