@@ -391,8 +391,18 @@ func (v Value) Expand() (Value, error) {
 	if !v.Encoded() {
 		return v, nil
 	}
+	return v.expand(nil)
+}
+
+// expand decodes the encoded container v, carving its members from arena's
+// spare capacity (which it may replace).
+func (v Value) expand(arena *[]Member) (Value, error) {
 	d := newDecoder(v.Str, 0)
 	defer d.release()
+	if arena != nil {
+		d.arena = (*arena)[:0]
+		defer func() { *arena = d.arena }()
+	}
 	out, _, err := d.container(v.Kind, 1)
 	if err == nil && d.off != len(d.s) {
 		err = malformed("%d bytes after the %s", len(d.s)-d.off, v.Kind)
@@ -507,26 +517,82 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 
 func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 	v := Value{Kind: k}
-	lazy := d.lazy > 0 && depth >= d.lazy // checked, not built
-	base := len(d.stack)                  // this container's members are d.stack[base:]
-	from := d.off
+	if d.lazy > 0 && depth >= d.lazy { // checked, not built
+		from := d.off
+		err := d.skip(k, depth)
+		v.Str = d.str(from, d.off) // its members, and its end marker
+		return v, false, err
+	}
+	base := len(d.stack) // this container's members are d.stack[base:]
 	for {
 		m, end, err := d.member(k, depth)
 		if err != nil {
 			return v, false, err
 		}
 		if end {
-			if lazy {
-				v.Str = d.str(from, d.off) // its members, and its end marker
-			} else {
-				v.Members = d.carve(d.stack[base:])
-				d.high = max(d.high, len(d.stack))
-				d.stack = d.stack[:base]
-			}
+			v.Members = d.carve(d.stack[base:])
+			d.high = max(d.high, len(d.stack))
+			d.stack = d.stack[:base]
 			return v, false, nil
 		}
-		if !lazy {
-			d.stack = append(d.stack, m)
+		d.stack = append(d.stack, m)
+	}
+}
+
+// skip reads the members of a container of kind k at level depth, up to
+// its end marker, with the checks of member and value but building
+// nothing: a container left encoded costs one read of its bytes.
+func (d *decoder) skip(k Kind, depth int) error {
+	for {
+		if d.off >= len(d.s) {
+			return malformed("%s not terminated", k)
+		}
+		avp, avpStart, name := d.s[d.off]&0xf == recAVP, d.off, d.off
+		if avp {
+			_, length, _, err := d.record()
+			if err != nil {
+				return err
+			}
+			name = d.off
+			d.off += length
+		}
+		start := d.off
+		typ, length, end, err := d.record()
+		switch {
+		case err != nil:
+			return err
+		case end && avp:
+			return malformed("AVP %q at offset %d has no value", trimNUL(d.str(name, start)), avpStart)
+		case end && Kind(typ) != k:
+			return malformed("%s closed by a %s end marker at offset %d", k, Kind(typ), d.off-1)
+		case end:
+			return nil
+		}
+		d.off += length
+		switch Kind(typ) {
+		case KindInt:
+			if length > maxIntSize {
+				return malformed("int of %d bytes at offset %d", length, start)
+			}
+		case KindDouble:
+			if length > 8 {
+				return malformed("double of %d bytes at offset %d", length, start)
+			}
+		case KindString, KindBytes:
+		case KindStruct, KindArray:
+			if length != 0 {
+				return malformed("container start with length %d at offset %d", length, start)
+			}
+			if depth >= MaxDepth {
+				return malformed("nesting deeper than %d at offset %d", MaxDepth, start)
+			}
+			if err := d.skip(Kind(typ), depth+1); err != nil {
+				return err
+			}
+		case recAVP:
+			return malformed("AVP outside a struct at offset %d", start)
+		default:
+			return malformed("unknown record type %d at offset %d", typ, start)
 		}
 	}
 }
@@ -597,6 +663,23 @@ func (v Value) Each(fn func(Member) error) error {
 			return err
 		}
 	}
+}
+
+// EachExpanded is Each with every member decoded whole, its containers
+// included, into memory that the next member reuses: fn must not keep a
+// member's containers past its return. It walks a reply made of many
+// mid-sized containers (dispatcher sets, say) at the cost of the largest.
+func (v Value) EachExpanded(fn func(Member) error) error {
+	var arena []Member
+	return v.Each(func(m Member) error {
+		if m.Value.Encoded() {
+			var err error
+			if m.Value, err = m.Value.expand(&arena); err != nil {
+				return err
+			}
+		}
+		return fn(m)
+	})
 }
 
 func trimNUL(s string) string {

@@ -407,6 +407,22 @@ func checkEach(t *testing.T, v, full Value) {
 	if g := normalize([]Value{{Kind: v.Kind, Members: got}}); !reflect.DeepEqual(g, normalize([]Value{want})) {
 		t.Fatalf("Each gave\n%#v\nfull:\n%#v", g, want)
 	}
+	// EachExpanded gives the same members, decoded whole, though in memory
+	// that the next member reuses.
+	var whole []Member
+	if err := v.EachExpanded(func(m Member) error {
+		if hasEncoded(m.Value) {
+			t.Fatalf("EachExpanded gave an encoded container: %#v", m.Value)
+		}
+		m.Value = deepClone(m.Value)
+		whole = append(whole, m)
+		return nil
+	}); err != nil {
+		t.Fatalf("EachExpanded: %v", err)
+	}
+	if g := normalize([]Value{{Kind: v.Kind, Members: whole}}); !reflect.DeepEqual(g, normalize([]Value{want})) {
+		t.Fatalf("EachExpanded gave\n%#v\nfull:\n%#v", g, want)
+	}
 	if len(got) > 0 {
 		stop := errors.New("stop")
 		calls := 0
@@ -414,6 +430,32 @@ func checkEach(t *testing.T, v, full Value) {
 			t.Fatalf("Each after the callback's error: %v, %d calls", err, calls)
 		}
 	}
+}
+
+// hasEncoded reports whether v or anything in it is left encoded.
+func hasEncoded(v Value) bool {
+	if v.Encoded() {
+		return true
+	}
+	for _, m := range v.Members {
+		if hasEncoded(m.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// deepClone copies v's members, at every level.
+func deepClone(v Value) Value {
+	if v.Members != nil {
+		ms := make([]Member, len(v.Members))
+		for i, m := range v.Members {
+			m.Value = deepClone(m.Value)
+			ms[i] = m
+		}
+		v.Members = ms
+	}
+	return v
 }
 
 // expandAll expands v and everything in it.

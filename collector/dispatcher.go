@@ -50,13 +50,15 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 	}
 	w := newDestWalker(s)
 	err = eachNamed(top, "RECORDS", func(records binrpc.Value) error {
-		return eachNamed(records, "SET", func(set binrpc.Value) error {
-			// One set decoded at a time: walking deeper levels encoded
-			// would read their bytes again at each level.
-			set, err := set.Expand()
-			if err != nil {
-				return fmt.Errorf("SET: %w", err)
+		if records.Kind != binrpc.KindStruct {
+			return fmt.Errorf("RECORDS: want a struct, got %s", records.Kind)
+		}
+		// One set decoded at a time, each in the memory of the last.
+		return records.EachExpanded(func(m binrpc.Member) error {
+			if m.Name != "SET" {
+				return nil
 			}
+			set := m.Value
 			id, err := number(set, "ID")
 			if err != nil {
 				return fmt.Errorf("SET: %w", err)
