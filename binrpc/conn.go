@@ -66,6 +66,12 @@ type Conn struct {
 	broken   error
 	queue    []*Pending // requests in flight, in the order sent
 	inflight int        // their request bytes
+	// On a stream, replies are read as they come, by a reader goroutine
+	// that runs while requests are in flight (readStreamReplies); Pendings
+	// wait for it. waitCtx is the context of the last wait, for its errors.
+	reading  bool
+	progress chan struct{} // closed, and replaced, when a reply is read
+	waitCtx  context.Context
 }
 
 // LastReply returns the last reply packet (header and payload) as read,
@@ -331,36 +337,79 @@ func (c *Conn) await(ctx context.Context, p *Pending) error {
 	if err := c.flush(ctx); err != nil {
 		return c.fail(ctx, p.method, fmt.Errorf("write request: %w", err), p)
 	}
+	if c.addr.Stream() {
+		return c.awaitStream(ctx, p)
+	}
 	for !p.done {
-		var (
-			h       Header
-			hdr     []byte
-			payload []byte
-			q       *Pending
-			owned   bool
-			err     error
-		)
-		if c.addr.Stream() {
-			// The reply being read is the oldest request's: a failure is
-			// its error, and the requests after it are abandoned.
-			q = c.queue[0]
-			h, hdr, payload, owned, err = c.readStream(q.cookie)
-			if err != nil {
-				err = c.fail(ctx, q.method, err, q)
-				if q != p {
-					return p.err
-				}
-				return err
-			}
-		} else {
-			h, hdr, payload, q, err = c.readDatagram(p)
-			if err != nil {
-				return c.fail(ctx, p.method, err, p)
-			}
+		h, hdr, payload, q, err := c.readDatagram(p)
+		if err != nil {
+			return c.fail(ctx, p.method, err, p)
 		}
-		c.complete(q, h, hdr, payload, owned)
+		c.complete(q, h, hdr, payload, false)
 	}
 	return nil
+}
+
+// awaitStream waits, with c.mu held but while waiting, until the reader
+// goroutine has read p's reply, starting it if it is not running. Reading
+// every reply as it comes, whether or not it is waited for yet, matters:
+// ctl writes a reply with one non-blocking writev and drops what the
+// socket buffer cannot take at that moment, so a reply written while
+// nobody reads (the caller busy with an earlier one) can be cut short,
+// and the wait for its rest lasts until the deadline.
+func (c *Conn) awaitStream(ctx context.Context, p *Pending) error {
+	c.waitCtx = ctx
+	for !p.done {
+		if !c.reading {
+			c.reading = true
+			go c.readStreamReplies()
+		}
+		if c.progress == nil {
+			c.progress = make(chan struct{})
+		}
+		progress := c.progress
+		c.mu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if !p.done && ctx.Err() != nil {
+			return c.fail(ctx, p.method, ctx.Err(), p)
+		}
+	}
+	if p.err != nil && !p.fault {
+		return p.err
+	}
+	return nil
+}
+
+// readStreamReplies reads the replies of a stream's requests in flight, in
+// order (ctl answers them so), and completes their Pendings, until none is
+// left or the connection breaks.
+func (c *Conn) readStreamReplies() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 && c.broken == nil {
+		// The reply being read is the oldest request's: a failure is its
+		// error, and the requests after it are abandoned.
+		q := c.queue[0]
+		c.mu.Unlock()
+		h, hdr, payload, owned, err := c.readStream(q.cookie)
+		c.mu.Lock()
+		switch {
+		case c.broken != nil: // closed meanwhile
+		case err != nil:
+			c.fail(c.waitCtx, q.method, err, q)
+		default:
+			c.complete(q, h, hdr, payload, owned)
+		}
+		if c.progress != nil {
+			close(c.progress)
+			c.progress = nil
+		}
+	}
+	c.reading = false
 }
 
 // flush writes the buffered requests.

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,5 +400,51 @@ func TestUnixgramLeavesNoFiles(t *testing.T) {
 				t.Fatalf("with TMPDIR pointing nowhere: %v %v", got, err)
 			}
 		})
+	}
+}
+
+// Replies are read as they come, not when they are waited for: ctl writes
+// a reply with one non-blocking writev and drops what the socket buffer
+// cannot take, so a reply written while the caller is busy with an earlier
+// one must not wait in the socket. Here the server can answer "mark" only
+// once its 4 MiB reply to "huge" is written, far more than a socket
+// buffer holds: it must get there while the caller, done with "echo",
+// has not waited for "huge" yet.
+func TestStreamRepliesReadAhead(t *testing.T) {
+	huge := strings.Repeat("h", 4<<20)
+	var marked atomic.Bool
+	for _, network := range []string{"unix", "tcp"} {
+		marked.Store(false)
+		_, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
+			switch r.Method {
+			case "huge":
+				return fakectl.Response{Values: []binrpc.Value{binrpc.String(huge)}}
+			case "mark":
+				marked.Store(true)
+			}
+			return echo(r)
+		})
+		c := dial(t, addr)
+		cx := ctx(t, 10*time.Second)
+		var ps []*binrpc.Pending
+		for _, m := range []string{"echo", "huge", "mark"} {
+			p, err := c.Send(cx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		if _, err := ps[0].Wait(cx); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); !marked.Load() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // busy with the first reply
+		}
+		if !marked.Load() {
+			t.Errorf("%s: the 4 MiB reply was not read while the caller was busy", network)
+		}
+		if got, err := ps[1].Wait(cx); err != nil || len(got) != 1 || got[0].Str != huge {
+			t.Fatalf("%s: huge: %v", network, err)
+		}
 	}
 }
