@@ -210,6 +210,19 @@ func TestScrapeRealKamailio(t *testing.T) {
 		"--rtpengine.metrics-url=http://"+kamAddr+":9901/metrics", "--collector.mod.mem_stats")
 	fams := scrape(t, base+"/metrics")
 
+	// After the first scrape of a Kamailio run, a scrape makes Kamailio log
+	// nothing (uac's registration to the dead trunk logs on its own timer).
+	kamLog := e.rundir + "/kamailio.log"
+	logged := len(readFile(t, kamLog))
+	for range 3 {
+		scrape(t, base+"/metrics")
+	}
+	for _, l := range strings.Split(readFile(t, kamLog)[logged:], "\n") {
+		if l != "" && !strings.Contains(l, "uac_reg_tm_callback") {
+			t.Errorf("Kamailio logged during a scrape: %s", l)
+		}
+	}
+
 	if v, _ := find(fams, "kamailio_up", nil); v != 1 {
 		t.Fatalf("kamailio_up = %v", v)
 	}
