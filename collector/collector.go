@@ -393,6 +393,82 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	return methods, err
 }
 
+// kamailioRun is what the exporter learned of one run of Kamailio,
+// identified by core.uptime's up_since: its method list, what was logged
+// once, facts a collector found (a reply too large for ctl). Kamailio loads
+// its modules and declares its statistics at start-up only, so all of it
+// holds until a restart, which forgets it.
+type kamailioRun struct {
+	mu      sync.Mutex
+	upSince string
+	methods map[string]bool // system.listMethods
+	learned map[string]int
+}
+
+// begin starts a scrape of the run up since upSince ("": unknown, a new
+// run every time) and returns its method list, nil when not known yet.
+func (r *kamailioRun) begin(upSince string) map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if upSince == "" || upSince != r.upSince {
+		r.upSince, r.methods, r.learned = upSince, nil, nil
+	}
+	return r.methods
+}
+
+// setMethods keeps the method list of a known run; nil forgets it.
+func (r *kamailioRun) setMethods(methods map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.upSince != "" || methods == nil {
+		r.methods = methods
+	}
+}
+
+// knownMethods returns the last method list, or nil.
+func (r *kamailioRun) knownMethods() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.methods
+}
+
+// knows reports whether key was learned in this run; a nil run knows
+// nothing.
+func (r *kamailioRun) knows(key string) bool { return r.number(key) != 0 }
+
+// learn records key and reports whether it is new in this run; for a nil
+// run, always.
+func (r *kamailioRun) learn(key string) bool {
+	if r.knows(key) {
+		return false
+	}
+	r.setNumber(key, 1)
+	return true
+}
+
+// number returns the number learned under key in this run, 0 if none.
+func (r *kamailioRun) number(key string) int {
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.learned[key]
+}
+
+// setNumber records n under key for this run.
+func (r *kamailioRun) setNumber(key string, n int) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.learned == nil {
+		r.learned = map[string]int{}
+	}
+	r.learned[key] = n
+}
+
 // listAllMethods calls system.listMethods.
 func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {
 	vals, err := c.Call(ctx, listMethods)
