@@ -13,7 +13,9 @@
 // then sends every enabled collector's requests back to back before it
 // reads the first reply (Kamailio answers them in order, without waiting
 // for the exporter between them), then runs the collectors in order, each
-// taking its replies. A collector that fails exports nothing. The fetch of
+// taking its replies. What a Kamailio run has shown (kamailioRun: its
+// methods, a reply too large for ctl) chooses the requests until it
+// restarts. A collector that fails exports nothing. The fetch of
 // Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
 // same deadline.
 //
