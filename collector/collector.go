@@ -441,10 +441,18 @@ func (r *kamailioRun) knows(key string) bool { return r.number(key) != 0 }
 // learn records key and reports whether it is new in this run; for a nil
 // run, always.
 func (r *kamailioRun) learn(key string) bool {
-	if r.knows(key) {
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.learned[key] != 0 {
 		return false
 	}
-	r.setNumber(key, 1)
+	if r.learned == nil {
+		r.learned = map[string]int{}
+	}
+	r.learned[key] = 1
 	return true
 }
 
