@@ -108,7 +108,7 @@ var collectors = []*collector{
 	{name: "sl.stats", help: "stateless replies per code", update: updateSLStats},
 	{name: "tm.stats", help: "transactions", update: updateTMStats},
 	{name: "stats.fetch", help: "core and module statistics, scripted statistics", update: updateStatsFetch, calls: statsCalls},
-	{name: "core.shmmem", help: "shared memory, when stats.fetch does not report it", update: updateCoreShmmem},
+	{name: "core.shmmem", help: "shared memory, when stats.fetch does not report it", update: updateCoreShmmem, calls: shmmemCalls},
 	{name: "tls.info", help: "TLS module connections", update: updateTLSInfo},
 	{name: "uac.reg_dump", help: "uac remote registrations", update: updateUACRegDump},
 	{name: "dmq.list_nodes", help: "DMQ cluster nodes", update: updateDMQListNodes},

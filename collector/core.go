@@ -116,21 +116,46 @@ func updateCoreInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 // core.shmmem: {total, free, used, real_used, max_used, fragments}. It
 // fills the same families as stats.fetch's shmem group; a scrape keeps
 // one sample per series, so it matters only when stats.fetch is disabled
-// or lacks the shmem statistics.
+// or lacks the shmem statistics. Kamailio 5.6 sends the sizes as 32-bit
+// ints, cut to their low 32 bits (a 5 GB pool's total reads 0.95 GB); 5.8
+// and later send them whole. After an int reply, the sizes are asked in
+// KiB ("core.shmmem k"), which fit, until Kamailio restarts.
 func updateCoreShmmem(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	st, err := callStruct(ctx, c, "core.shmmem")
+	req := shmmemCalls(nil, s.run)[0]
+	st, err := callStruct(ctx, c, req.method, req.args...)
 	if err != nil {
 		return err
+	}
+	unit := 1.0
+	if len(req.args) > 0 {
+		unit = 1024
+	} else if v, ok := st.Get("total"); ok && v.Kind == binrpc.KindInt {
+		s.run.learn(shmmemInts)
+		if st, err = callStruct(ctx, c, "core.shmmem", "k"); err != nil {
+			return err
+		}
+		unit = 1024
 	}
 	for _, k := range []string{"total", "free", "used", "real_used", "max_used"} {
 		v, err := number(st, k)
 		if err != nil {
 			return fmt.Errorf("core.shmmem: %w", err)
 		}
-		s.Add(shmBytesDesc, v, k)
+		s.Add(shmBytesDesc, v*unit, k)
 	}
 	if err := addFields(s, st, []field{{"fragments", shmFragmentsDesc}}); err != nil {
 		return fmt.Errorf("core.shmmem: %w", err)
 	}
 	return nil
+}
+
+// shmmemInts is learned from a core.shmmem reply with 32-bit sizes.
+const shmmemInts = "core.shmmem: 32-bit sizes"
+
+// shmmemCalls is core.shmmem's request in run.
+func shmmemCalls(_ *Settings, run *kamailioRun) []call {
+	if run.knows(shmmemInts) {
+		return []call{{"core.shmmem", []any{"k"}}}
+	}
+	return []call{{method: "core.shmmem"}}
 }

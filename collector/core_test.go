@@ -106,11 +106,12 @@ func TestCoreShmmem(t *testing.T) {
 # TYPE kamailio_shm_fragments gauge
 `
 	want := map[string]string{
+		// 5.6's sizes are 32-bit: asked again in KiB.
 		"5.6.3": head + `kamailio_shm_bytes{type="total"} 67108864
-kamailio_shm_bytes{type="free"} 61993512
-kamailio_shm_bytes{type="used"} 3683888
-kamailio_shm_bytes{type="real_used"} 5115352
-kamailio_shm_bytes{type="max_used"} 5738056` + frags + `kamailio_shm_fragments 44`,
+kamailio_shm_bytes{type="free"} 61591552
+kamailio_shm_bytes{type="used"} 3988480
+kamailio_shm_bytes{type="real_used"} 5516288
+kamailio_shm_bytes{type="max_used"} 6118400` + frags + `kamailio_shm_fragments 46`,
 		"5.8.8": head + `kamailio_shm_bytes{type="total"} 67108864
 kamailio_shm_bytes{type="free"} 61527152
 kamailio_shm_bytes{type="used"} 3979072
@@ -130,6 +131,33 @@ kamailio_shm_bytes{type="max_used"} 5581296` + frags + `kamailio_shm_fragments 2
 	eachRelease(t, func(t *testing.T, release string) {
 		compareCollector(t, release, "core.shmmem", want[release])
 	})
+}
+
+// Kamailio 5.6 cuts core.shmmem's sizes to 32 bits: recorded from 5.6.3
+// with a 5 000 MB pool (-m 5000), whose total reads 947 912 704. The
+// exporter asks the sizes in KiB and reports the pool whole, as the shmem
+// statistics recorded beside them say.
+func TestCoreShmmemPast4GiB(t *testing.T) {
+	recs := loadRelease(t, defaultRelease)
+	stats, err := binrpc.DecodePayload(recs["stats.fetch_shmem_5g"].Payload)
+	if err != nil || len(stats) != 1 {
+		t.Fatal(err)
+	}
+	total, err := number(stats[0], "shmem.total_size")
+	if err != nil || total != 5242880000 {
+		t.Fatalf("recorded shmem.total_size %v %v", total, err)
+	}
+	plain, inKiB := recs["core.shmmem_5g"], recs["core.shmmem_k_5g"]
+	fams := collectorFamilies(t, defaultRelease, "core.shmmem", map[string]fakectl.Response{
+		"core.shmmem": {Recorded: &plain}, "core.shmmem_k": {Recorded: &inKiB},
+	})
+	if v, ok := sampleValue(fams, "kamailio_shm_bytes", map[string]string{"type": "total"}); !ok || v != total {
+		t.Errorf("kamailio_shm_bytes{type=total} = %v %v, want %v", v, ok, total)
+	}
+	free, _ := number(stats[0], "shmem.free_size")
+	if v, ok := sampleValue(fams, "kamailio_shm_bytes", map[string]string{"type": "free"}); !ok || v < 0.99*free || v > free {
+		t.Errorf("kamailio_shm_bytes{type=free} = %v %v, want about %v", v, ok, free)
+	}
 }
 
 // With stats.fetch switched off, core.shmmem still reports shared memory.

@@ -672,6 +672,36 @@ func TestStatisticsPastCtlReplyLimit(t *testing.T) {
 	t.Logf("%s: %d statistics (get_statistics all: %d), all exported", e.release, len(before), len(all))
 }
 
+// A shared memory pool past 4 GiB (-m 5000): Kamailio 5.6's core.shmmem
+// cuts its sizes to 32 bits. With stats.fetch off, core.shmmem alone
+// reports the pool, whole, on every release: the total that Kamailio's
+// shmem statistics give, and a free size within 1 % of theirs.
+func TestSharedMemoryPast4GiB(t *testing.T) {
+	e := setup(t)
+	t.Cleanup(func() { // the other tests' Kamailio
+		kamailioScript(t, e, "stop")
+		kamailioScript(t, e, "start")
+	})
+	kamailioScript(t, e, "stop")
+	t.Setenv("KAMAILIO_SHM_MB", "5000")
+	kamailioScript(t, e, "start")
+	stats := statisticLines(t, kamcmd(t, e, "stats.get_statistics", "shmem:"))
+	if stats["shmem.total_size"] != 5000<<20 {
+		t.Fatalf("the test's premise: a 5 000 MB pool; shmem.total_size is %v", stats["shmem.total_size"])
+	}
+	base := startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--no-collector.stats.fetch")
+	for range 2 { // the first scrape of the run, and one after
+		fams := scrape(t, base+"/metrics")
+		if v, ok := find(fams, "kamailio_shm_bytes", map[string]string{"type": "total"}); v != 5000<<20 {
+			t.Errorf("%s: kamailio_shm_bytes{type=total} = %v %v, want %d", e.release, v, ok, 5000<<20)
+		}
+		free := stats["shmem.free_size"]
+		if v, ok := find(fams, "kamailio_shm_bytes", map[string]string{"type": "free"}); v < 0.99*free || v > 1.01*free {
+			t.Errorf("%s: kamailio_shm_bytes{type=free} = %v %v, want about %v", e.release, v, ok, free)
+		}
+	}
+}
+
 func get(t *testing.T, url string) (string, int) {
 	t.Helper()
 	client := &http.Client{Timeout: 15 * time.Second}

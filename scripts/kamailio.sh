@@ -13,7 +13,8 @@
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
 # start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set;
-# with KAMAILIO_LARGE=1, the large instance of the benchmarks.
+# with KAMAILIO_LARGE=1, the large instance of the benchmarks;
+# KAMAILIO_SHM_MB sets the shared memory pool (MB; default 64).
 # RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Every
 # listener is on the loopback address $KAMAILIO_ADDR (default 127.0.0.1; the
 # demo uses 127.0.0.2, so that it and the test suite can run side by side).
@@ -172,7 +173,7 @@ start_instance() {
   "$kamailio" -c "${defines[@]}" -f "$dir/kamailio.cfg" > "$dir/check.log" 2>&1 || { cat "$dir/check.log" >&2; exit 1; }
   # -DD: stay in the foreground (children are still forked); we keep the pid.
   "$kamailio" -DD -E "${defines[@]}" -f "$dir/kamailio.cfg" -P "$dir/kamailio.pid" -Y "$dir" -w "$dir" \
-    -m "$shm" -M 8 >> "$dir/kamailio.log" 2>&1 < /dev/null &
+    -m "${KAMAILIO_SHM_MB:-$shm}" -M 8 >> "$dir/kamailio.log" 2>&1 < /dev/null &
   echo $! > "$dir/kamailio.main.pid"
   for _ in $(seq 1 100); do
     if kamcmd -s "unix:$dir/kamailio_ctl" core.uptime >/dev/null 2>&1; then

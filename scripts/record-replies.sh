@@ -48,6 +48,7 @@ record core.version core.version
 record core.uptime core.uptime
 record core.info core.info
 record core.shmmem core.shmmem
+record core.shmmem_k core.shmmem k
 record pkg.stats pkg.stats
 record stats.fetch_all stats.fetch all
 record stats.get_statistics_all stats.get_statistics all
