@@ -60,6 +60,9 @@ func updateModMemStats(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 				if err != nil {
 					return fmt.Errorf("mod.mem_stats: %s %s: %w", module, m.Name, err)
 				}
+				if n < 0 && m.Value.Kind == binrpc.KindInt {
+					n += 1 << 32 // a size, sent as a C int: 2 to 4 GiB arrive negative
+				}
 				total += n
 			}
 			totals = append(totals, total)

@@ -60,6 +60,41 @@ func TestModMemStats(t *testing.T) {
 	}
 }
 
+// ctl sends each allocation site's size as a C int: recorded from 5.6.3
+// with an htable of 2^26 entries (a 2 GiB allocation, -m 5000), whose
+// site reads -2147474944. A size is never negative: it is read as
+// unsigned, and so is the module's sum.
+func TestModMemStatsPast2GiB(t *testing.T) {
+	rec := loadRelease(t, defaultRelease)["mod.mem_stats_all_all_2g"]
+	s := replay(t, "unix", map[string]fakectl.Response{"mod.mem_stats_all_all": {Recorded: &rec}})
+	fams := gather(t, newTestExporter(t, s, 5*time.Second))
+	want := 0.0
+	inHtable, i := false, 0
+	for _, v := range recordedValues(t, defaultRelease, "mod.mem_stats_all_all_2g") {
+		if v.Kind == binrpc.KindString {
+			inHtable, i = v.Str == "Module: htable", 0
+			continue
+		}
+		if i++; !inHtable || i != 2 { // htable's shm
+			continue
+		}
+		for _, m := range v.Members {
+			if m.Name == "ht_init_tables(394)" && m.Value.Int >= 0 {
+				t.Fatalf("the test's premise: a negative size; got %v", m.Value.Int)
+			}
+			if m.Name != "Total" {
+				want += float64(uint32(m.Value.Int))
+			}
+		}
+	}
+	if want < 1<<31 {
+		t.Fatalf("htable shm in the recording: %v", want)
+	}
+	if got, ok := sampleValue(fams, "kamailio_module_memory_bytes", map[string]string{"module": "htable", "type": "shm"}); !ok || got != want {
+		t.Errorf("htable shm = %v %v, want %v", got, ok, want)
+	}
+}
+
 func TestModMemStatsBadReply(t *testing.T) {
 	mod := binrpc.String("Module: tm")
 	alloc := binrpc.Struct(binrpc.Named("f(1)", binrpc.Int(8)), binrpc.Named("Total", binrpc.Int(8)))
