@@ -636,19 +636,27 @@ func everyStatisticExported(t *testing.T, fams map[string]*dto.MetricFamily, bef
 	}
 }
 
+// restartKamailioWith restarts the test Kamailio with the environment
+// variable name set for scripts/kamailio.sh, and with the usual settings
+// again when the test ends.
+func restartKamailioWith(t *testing.T, e env, name, value string) {
+	t.Helper()
+	t.Cleanup(func() { // the other tests' Kamailio
+		kamailioScript(t, e, "stop")
+		kamailioScript(t, e, "start")
+	})
+	kamailioScript(t, e, "stop")
+	t.Setenv(name, value)
+	kamailioScript(t, e, "start")
+}
+
 // With ctl's reply limit lowered to 12 KB, "stats.get_statistics all" loses
 // lines without a fault (kamcmd shows fewer statistics than group by
 // group): the exporter still exports every statistic, warns once, and
 // after its first scrape of the run costs Kamailio no error line.
 func TestStatisticsPastCtlReplyLimit(t *testing.T) {
 	e := setup(t)
-	t.Cleanup(func() { // the other tests' Kamailio
-		kamailioScript(t, e, "stop")
-		kamailioScript(t, e, "start")
-	})
-	kamailioScript(t, e, "stop")
-	t.Setenv("KAMAILIO_CTL_BODY_KB", "12")
-	kamailioScript(t, e, "start")
+	restartKamailioWith(t, e, "KAMAILIO_CTL_BODY_KB", "12")
 	all, groups := statistics(t, e), groupStatistics(t, e)
 	if len(all) >= len(groups) || len(groups) < 300 {
 		t.Fatalf("the test's premise: at 12 KB, stats.get_statistics all should list fewer statistics than group by group; it lists %d of %d", len(all), len(groups))
@@ -678,13 +686,7 @@ func TestStatisticsPastCtlReplyLimit(t *testing.T) {
 // shmem statistics give, and a free size within 1 % of theirs.
 func TestSharedMemoryPast4GiB(t *testing.T) {
 	e := setup(t)
-	t.Cleanup(func() { // the other tests' Kamailio
-		kamailioScript(t, e, "stop")
-		kamailioScript(t, e, "start")
-	})
-	kamailioScript(t, e, "stop")
-	t.Setenv("KAMAILIO_SHM_MB", "5000")
-	kamailioScript(t, e, "start")
+	restartKamailioWith(t, e, "KAMAILIO_SHM_MB", "5000")
 	stats := statisticLines(t, kamcmd(t, e, "stats.get_statistics", "shmem:"))
 	if stats["shmem.total_size"] != 5000<<20 {
 		t.Fatalf("the test's premise: a 5 000 MB pool; shmem.total_size is %v", stats["shmem.total_size"])
