@@ -480,39 +480,54 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 	if err != nil || end {
 		return Value{Kind: Kind(typ)}, end, err
 	}
+	if err := checkValue(typ, length, start, depth); err != nil {
+		return v, false, err
+	}
 	from := d.off
 	d.off += length
 	switch Kind(typ) {
 	case KindInt:
-		if length > maxIntSize {
-			return v, false, malformed("int of %d bytes at offset %d", length, start)
-		}
 		u := d.bigEndian(from, d.off)
 		if length == 4 { // a C int, two's complement
 			return Int(int64(int32(uint32(u)))), false, nil
 		}
 		return Int(int64(u)), false, nil
 	case KindDouble:
-		if length > 8 {
-			return v, false, malformed("double of %d bytes at offset %d", length, start)
-		}
 		return Double(float64(int64(d.bigEndian(from, d.off))) / 1000), false, nil
 	case KindString:
 		return String(trimNUL(d.str(from, d.off))), false, nil
 	case KindBytes:
 		return Bytes(d.str(from, d.off)), false, nil
+	}
+	return d.container(Kind(typ), depth+1) // the only other kinds checkValue passes
+}
+
+// checkValue checks a value record (not an end marker) of type typ and
+// length, at offset start and level depth: the checks of value and skip.
+func checkValue(typ byte, length, start, depth int) error {
+	switch Kind(typ) {
+	case KindInt:
+		if length > maxIntSize {
+			return malformed("int of %d bytes at offset %d", length, start)
+		}
+	case KindDouble:
+		if length > 8 {
+			return malformed("double of %d bytes at offset %d", length, start)
+		}
+	case KindString, KindBytes:
 	case KindStruct, KindArray:
 		if length != 0 {
-			return v, false, malformed("container start with length %d at offset %d", length, start)
+			return malformed("container start with length %d at offset %d", length, start)
 		}
 		if depth >= MaxDepth {
-			return v, false, malformed("nesting deeper than %d at offset %d", MaxDepth, start)
+			return malformed("nesting deeper than %d at offset %d", MaxDepth, start)
 		}
-		return d.container(Kind(typ), depth+1)
 	case recAVP:
-		return v, false, malformed("AVP outside a struct at offset %d", start)
+		return malformed("AVP outside a struct at offset %d", start)
+	default:
+		return malformed("unknown record type %d at offset %d", typ, start)
 	}
-	return v, false, malformed("unknown record type %d at offset %d", typ, start)
+	return nil
 }
 
 func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
@@ -568,31 +583,14 @@ func (d *decoder) skip(k Kind, depth int) error {
 		case end:
 			return nil
 		}
+		if err := checkValue(typ, length, start, depth); err != nil {
+			return err
+		}
 		d.off += length
-		switch Kind(typ) {
-		case KindInt:
-			if length > maxIntSize {
-				return malformed("int of %d bytes at offset %d", length, start)
-			}
-		case KindDouble:
-			if length > 8 {
-				return malformed("double of %d bytes at offset %d", length, start)
-			}
-		case KindString, KindBytes:
-		case KindStruct, KindArray:
-			if length != 0 {
-				return malformed("container start with length %d at offset %d", length, start)
-			}
-			if depth >= MaxDepth {
-				return malformed("nesting deeper than %d at offset %d", MaxDepth, start)
-			}
+		if Kind(typ) == KindStruct || Kind(typ) == KindArray {
 			if err := d.skip(Kind(typ), depth+1); err != nil {
 				return err
 			}
-		case recAVP:
-			return malformed("AVP outside a struct at offset %d", start)
-		default:
-			return malformed("unknown record type %d at offset %d", typ, start)
 		}
 	}
 }
