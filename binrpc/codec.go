@@ -174,6 +174,13 @@ func appendValue(dst []byte, v Value, depth int) ([]byte, error) {
 		return appendInt(dst, v.Int), nil
 	case KindDouble:
 		f := math.Round(v.Double * 1000)
+		// Past 2^53 thousandths the product can be an ulp away from the
+		// integer that decodes back to v: take the neighbour that does.
+		for _, g := range []float64{math.Nextafter(f, math.Inf(1)), math.Nextafter(f, math.Inf(-1))} {
+			if f/1000 != v.Double && g/1000 == v.Double {
+				f = g
+			}
+		}
 		if math.IsNaN(f) || f >= math.MaxInt64 || f <= math.MinInt64 {
 			return dst, fmt.Errorf("double %v out of BINRPC range", v.Double)
 		}
