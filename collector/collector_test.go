@@ -660,6 +660,19 @@ func compareCollector(t *testing.T, release, name, want string) {
 	}
 }
 
+// collectorFails scrapes the recorded Kamailio with override and checks
+// that the collector named failed and that family has no series.
+func collectorFails(t *testing.T, override map[string]fakectl.Response, collector, family string) {
+	t.Helper()
+	fams := gather(t, newTestExporter(t, replay(t, "unix", override), 5*time.Second))
+	if v := success(fams, collector); v != 0 {
+		t.Errorf("success = %v, want 0", v)
+	}
+	if n := familyLen(fams, family); n != 0 {
+		t.Errorf("%d series from a failed collector", n)
+	}
+}
+
 // compareCollectorGolden runs the named collector alone against a
 // release's recorded replies and compares its families with
 // testdata/<release>/<name>.prom.

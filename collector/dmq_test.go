@@ -90,13 +90,7 @@ func TestDMQBadReply(t *testing.T) {
 		"local not number": {binrpc.Struct(binrpc.Named("host", binrpc.String("h")), binrpc.Named("port", binrpc.String("5060")), binrpc.Named("status", binrpc.String("active")), binrpc.Named("local", binrpc.String("yes")))},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fams := gather(t, newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{"dmq.list_nodes": {Values: vals}}), 5*time.Second))
-			if v := success(fams, "dmq.list_nodes"); v != 0 {
-				t.Errorf("success = %v, want 0", v)
-			}
-			if n := familyLen(fams, "kamailio_dmq_node_status"); n != 0 {
-				t.Errorf("%d series from a failed collector", n)
-			}
+			collectorFails(t, map[string]fakectl.Response{"dmq.list_nodes": {Values: vals}}, "dmq.list_nodes", "kamailio_dmq_node_status")
 		})
 	}
 }

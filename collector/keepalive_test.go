@@ -120,13 +120,7 @@ func TestKeepaliveBadDates(t *testing.T) {
 		"runinfo fault": {"core.runinfo": {Fault: &binrpc.FaultError{Code: 500, Message: "x"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fams := gather(t, newTestExporter(t, replay(t, "unix", override), 5*time.Second))
-			if v := success(fams, "keepalive.list"); v != 0 {
-				t.Errorf("success = %v, want 0", v)
-			}
-			if n := familyLen(fams, "kamailio_keepalive_destination_state"); n != 0 {
-				t.Errorf("%d series from a failed collector", n)
-			}
+			collectorFails(t, override, "keepalive.list", "kamailio_keepalive_destination_state")
 		})
 	}
 }

@@ -107,13 +107,7 @@ func TestModMemStatsBadReply(t *testing.T) {
 		"other text":            {binrpc.String("Modules: tm"), alloc, alloc},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fams := gather(t, newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{"mod.mem_stats_all_all": {Values: vals}}), 5*time.Second))
-			if v := success(fams, "mod.mem_stats"); v != 0 {
-				t.Errorf("success = %v, want 0", v)
-			}
-			if n := familyLen(fams, "kamailio_module_memory_bytes"); n != 0 {
-				t.Errorf("%d series from a failed collector", n)
-			}
+			collectorFails(t, map[string]fakectl.Response{"mod.mem_stats_all_all": {Values: vals}}, "mod.mem_stats", "kamailio_module_memory_bytes")
 		})
 	}
 	// Sums beyond a C int: 2 × 1.5 GB.
