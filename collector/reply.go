@@ -47,13 +47,11 @@ func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
 // it is.
 func callStructs(ctx context.Context, c Caller, method string, args ...any) ([]binrpc.Value, error) {
 	vals, err := c.Call(ctx, method, args...)
+	if err == nil {
+		err = eachStruct(method, vals, func(binrpc.Value) error { return nil })
+	}
 	if err != nil {
 		return nil, err
-	}
-	for _, v := range vals {
-		if v.Kind != binrpc.KindStruct {
-			return nil, fmt.Errorf("%s: want structs, got %s", method, shape(vals))
-		}
 	}
 	return vals, nil
 }
