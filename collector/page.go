@@ -292,7 +292,7 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 		w.WriteString("# HELP ")
 		w.WriteString(name)
 		w.WriteByte(' ')
-		escape(w, []byte(d.help), false)
+		helpEscaper.WriteString(w, d.help)
 		w.WriteString("\n# TYPE ")
 		w.WriteString(name)
 		w.WriteByte(' ')
@@ -322,7 +322,11 @@ func writeLabel(w *bufio.Writer, i int, name string, value []byte) {
 	w.WriteByte(",{"[b2i(i == 0)])
 	w.WriteString(name)
 	w.WriteString(`="`)
-	escape(w, value, true)
+	if bytes.ContainsAny(value, "\\\n\"") {
+		labelEscaper.WriteString(w, string(value))
+	} else {
+		w.Write(value)
+	}
 	w.WriteByte('"')
 }
 
@@ -337,47 +341,17 @@ func writeValue(w *bufio.Writer, labels bool, v float64, num *[]byte) {
 	w.Write(*num)
 }
 
-// escape writes s escaped as the text format wants it: backslash and
-// newline, and in a label value the double quote.
-func escape(w *bufio.Writer, s []byte, quoted bool) {
-	start := 0
-	for k := 0; k < len(s); k++ {
-		var rep string
-		switch s[k] {
-		case '\\':
-			rep = `\\`
-		case '\n':
-			rep = `\n`
-		case '"':
-			if !quoted {
-				continue
-			}
-			rep = `\"`
-		default:
-			continue
-		}
-		w.Write(s[start:k])
-		w.WriteString(rep)
-		start = k + 1
-	}
-	w.Write(s[start:])
-}
+// The text format escapes backslash and newline, and in a label value the
+// double quote.
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
 
-// appendFloat formats a sample value as expfmt does.
+// appendFloat formats a sample value as expfmt does, which writes -0 as 0.
 func appendFloat(b []byte, f float64) []byte {
-	switch {
-	case f == 1:
-		return append(b, '1')
-	case f == 0:
+	if f == 0 {
 		return append(b, '0')
-	case f == -1:
-		return append(b, "-1"...)
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, +1):
-		return append(b, "+Inf"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Inf"...)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
 }

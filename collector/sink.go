@@ -165,15 +165,7 @@ func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 }
 
 func sameFamily(a, b *Desc) bool {
-	if a.help != b.help || a.typ != b.typ || len(a.labels) != len(b.labels) {
-		return false
-	}
-	for i := range a.labels {
-		if a.labels[i] != b.labels[i] {
-			return false
-		}
-	}
-	return true
+	return a.help == b.help && a.typ == b.typ && slices.Equal(a.labels, b.labels)
 }
 
 // sanitizeName turns s into a valid Prometheus metric name fragment:
