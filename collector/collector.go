@@ -397,14 +397,14 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 
 // kamailioRun is what the exporter learned of one run of Kamailio,
 // identified by core.uptime's up_since: its method list, what was logged
-// once, facts a collector found (a reply too large for ctl). Kamailio loads
-// its modules and declares its statistics at start-up only, so all of it
-// holds until a restart, which forgets it.
+// once, facts a collector found (a reply too large for ctl), each a number
+// under a key. Kamailio loads its modules and declares its statistics at
+// start-up only, so all of it holds until a restart, which forgets it.
 type kamailioRun struct {
 	mu      sync.Mutex
 	upSince string
 	methods map[string]bool // system.listMethods
-	learned map[string]int
+	facts   sync.Map        // string -> int
 }
 
 // begin starts a scrape of the run up since upSince ("": unknown, a new
@@ -413,7 +413,8 @@ func (r *kamailioRun) begin(upSince string) map[string]bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if upSince == "" || upSince != r.upSince {
-		r.upSince, r.methods, r.learned = upSince, nil, nil
+		r.upSince, r.methods = upSince, nil
+		r.facts.Clear()
 	}
 	return r.methods
 }
@@ -434,50 +435,24 @@ func (r *kamailioRun) knownMethods() map[string]bool {
 	return r.methods
 }
 
-// knows reports whether key was learned in this run; a nil run knows
-// nothing.
+// knows reports whether key was learned in this run.
 func (r *kamailioRun) knows(key string) bool { return r.number(key) != 0 }
 
-// learn records key and reports whether it is new in this run; for a nil
-// run, always.
+// learn records key and reports whether it is new in this run.
 func (r *kamailioRun) learn(key string) bool {
-	if r == nil {
-		return true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.learned[key] != 0 {
-		return false
-	}
-	if r.learned == nil {
-		r.learned = map[string]int{}
-	}
-	r.learned[key] = 1
-	return true
+	_, known := r.facts.LoadOrStore(key, 1)
+	return !known
 }
 
 // number returns the number learned under key in this run, 0 if none.
 func (r *kamailioRun) number(key string) int {
-	if r == nil {
-		return 0
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.learned[key]
+	n, _ := r.facts.Load(key)
+	i, _ := n.(int)
+	return i
 }
 
 // setNumber records n under key for this run.
-func (r *kamailioRun) setNumber(key string, n int) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.learned == nil {
-		r.learned = map[string]int{}
-	}
-	r.learned[key] = n
-}
+func (r *kamailioRun) setNumber(key string, n int) { r.facts.Store(key, n) }
 
 // listAllMethods calls system.listMethods.
 func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {

@@ -79,7 +79,7 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 type Sink struct {
 	logger  *slog.Logger
 	descs   *descCache   // nil: build descriptors every time
-	run     *kamailioRun // nil: log every time, learn nothing
+	run     *kamailioRun // the exporter's, or one of the sink's own
 	page    *page
 	start   int      // the first sample of this collector on the page
 	labels  int      // the page's label bytes when it started
@@ -98,7 +98,7 @@ func newSink(logger *slog.Logger, p *page) *Sink {
 	if p == nil {
 		p = &page{}
 	}
-	return &Sink{logger: logger, page: p, start: len(p.samples), labels: len(p.labels)}
+	return &Sink{logger: logger, run: &kamailioRun{}, page: p, start: len(p.samples), labels: len(p.labels)}
 }
 
 // discard removes everything the sink added from its page.
