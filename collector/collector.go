@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +39,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
@@ -280,7 +278,6 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		}
 	}
 	out.finish()
-	e.dropCustom(out)
 	if dropped = append(append(dropped, own.dropped...), out.dropped...); len(dropped) > 0 {
 		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
 	}
@@ -471,28 +468,4 @@ func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {
 		return nil, fmt.Errorf("%s: reply lists no methods", listMethods)
 	}
 	return methods, nil
-}
-
-// dropCustom removes from p.custom the families the page carries itself:
-// xhttp_prom's copies of values the exporter reads (republished) quietly,
-// any other with a warning.
-func (e *Exporter) dropCustom(p *page) {
-	if len(p.custom) == 0 {
-		return
-	}
-	own := make(map[string]bool, len(p.descs))
-	for _, d := range p.descs {
-		own[d.name] = true
-	}
-	p.custom = slices.DeleteFunc(p.custom, func(f *dto.MetricFamily) bool {
-		switch {
-		case republished[f.GetName()]:
-			e.logger.Debug("dropping xhttp_prom's copy of an exporter family", "family", f.GetName())
-		case own[f.GetName()]:
-			e.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
-		default:
-			return false
-		}
-		return true
-	})
 }

@@ -25,7 +25,7 @@ const customCollector = "custom_metrics"
 // from values the exporter reads itself (with xhttp_prom_stats "all" on
 // 6.x: tls.info's; with xhttp_prom_pkg_stats: pkg.stats'). The exporter's
 // own series are kept; these copies are dropped without a warning, which is
-// kept for collisions nobody expects.
+// kept for collisions nobody expects (handler.withCustom).
 var republished = map[string]bool{
 	"kamailio_tls_max_connections":               true,
 	"kamailio_tls_opened_connections":            true,
@@ -75,6 +75,9 @@ func (f *customFetcher) fetch(ctx context.Context) ([]*dto.MetricFamily, error) 
 	}
 	fams := make([]*dto.MetricFamily, 0, len(parsed))
 	for _, fam := range parsed {
+		if republished[fam.GetName()] {
+			continue
+		}
 		for _, m := range fam.Metric {
 			m.TimestampMs = nil // the scrape's time is the sample's time
 		}

@@ -3,7 +3,6 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
@@ -46,7 +47,7 @@ func get(t *testing.T, e *Exporter, timeout string) string {
 		r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
 	}
 	w := httptest.NewRecorder()
-	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger()).ServeHTTP(w, r)
+	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, e.logger).ServeHTTP(w, r)
 	zr, err := gzip.NewReader(w.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -177,23 +178,31 @@ func TestOneTimeout(t *testing.T) {
 	}
 }
 
-// Through a registry (Collect, the protobuf path) the custom families come
-// along too.
+// In protobuf, which goes through promhttp, the custom families come along
+// too, but a family that collides with the exporter's.
 func TestCustomMetricsProtobuf(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "# TYPE kamailio_demo_level gauge\nkamailio_demo_level 42\n")
+		io.WriteString(w, "# TYPE kamailio_demo_level gauge\nkamailio_demo_level 42\n# TYPE kamailio_up gauge\nkamailio_up 7\n")
 	}))
 	defer srv.Close()
 	e := customExporter(t, srv.URL, 5*time.Second, nil, io.Discard)
-	fams, err := pageGatherer{e.Scrape(context.Background())}.Gather()
-	if err != nil {
-		t.Fatal(err)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	w := httptest.NewRecorder()
+	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, e.logger).ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	found := false
-	for _, f := range fams {
-		found = found || f.GetName() == "kamailio_demo_level"
+	dec := expfmt.NewDecoder(w.Body, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	got := map[string]float64{}
+	for {
+		var f dto.MetricFamily
+		if err := dec.Decode(&f); err != nil {
+			break
+		}
+		got[f.GetName()] = f.Metric[0].GetGauge().GetValue()
 	}
-	if !found {
-		t.Error("kamailio_demo_level missing")
+	if got["kamailio_demo_level"] != 42 || got["kamailio_up"] != 1 {
+		t.Errorf("kamailio_demo_level %v (want 42), kamailio_up %v (want 1)", got["kamailio_demo_level"], got["kamailio_up"])
 	}
 }

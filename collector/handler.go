@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,12 +65,6 @@ var (
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.scrapeContext(r)
 	defer cancel()
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
-	if format.FormatType() != expfmt.TypeTextPlain {
-		p := h.e.sharedScrape(ctx)
-		promhttp.HandlerFor(prometheus.Gatherers{h.others, pageGatherer{p}}, h.opts).ServeHTTP(w, r)
-		return
-	}
 	// The other families (the process collector reads /proc) are gathered
 	// while Kamailio answers.
 	type gathered struct {
@@ -83,10 +78,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	p := h.e.sharedScrape(ctx)
 	g := <-others
+	fams := h.withCustom(p, g.fams)
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	if format.FormatType() != expfmt.TypeTextPlain {
+		promhttp.HandlerFor(prometheus.Gatherers{
+			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, g.err }),
+			pageGatherer{p},
+		}, h.opts).ServeHTTP(w, r)
+		return
+	}
 	if g.err != nil {
 		h.logger.Error("error gathering metrics", "err", g.err)
 	}
-	fams := h.withCustom(g.fams, p.custom)
 	var keep map[string]bool
 	if names := r.URL.Query()["name[]"]; len(names) > 0 {
 		keep = make(map[string]bool, len(names))
@@ -119,28 +122,32 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // withCustom merges the xhttp_prom families into fams, both sorted by
-// name; one whose name fams holds is dropped with a warning.
-func (h *handler) withCustom(fams, custom []*dto.MetricFamily) []*dto.MetricFamily {
-	if len(custom) == 0 {
+// name; one whose name fams or the page holds is dropped with a warning.
+func (h *handler) withCustom(p *page, fams []*dto.MetricFamily) []*dto.MetricFamily {
+	if len(p.custom) == 0 {
 		return fams
 	}
-	out := make([]*dto.MetricFamily, 0, len(fams)+len(custom))
-	for len(fams) > 0 || len(custom) > 0 {
-		switch {
-		case len(custom) == 0 || len(fams) > 0 && fams[0].GetName() < custom[0].GetName():
-			out, fams = append(out, fams[0]), fams[1:]
-		case len(fams) > 0 && fams[0].GetName() == custom[0].GetName():
-			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", custom[0].GetName())
-			custom = custom[1:]
-		default:
-			out, custom = append(out, custom[0]), custom[1:]
+	taken := make(map[string]bool, len(p.descs)+len(fams))
+	for _, d := range p.descs {
+		taken[d.name] = true
+	}
+	out := make([]*dto.MetricFamily, 0, len(fams)+len(p.custom))
+	for _, f := range fams {
+		taken[f.GetName()] = true
+	}
+	for _, f := range p.custom {
+		if taken[f.GetName()] {
+			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
+		} else {
+			out = append(out, f)
 		}
 	}
+	out = append(out, fams...)
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out
 }
 
-// pageGatherer gathers a finished page and its xhttp_prom families, for
-// promhttp.
+// pageGatherer gathers a finished page, for promhttp.
 type pageGatherer struct{ p *page }
 
 func (g pageGatherer) Gather() ([]*dto.MetricFamily, error) {
@@ -148,8 +155,7 @@ func (g pageGatherer) Gather() ([]*dto.MetricFamily, error) {
 	if err := reg.Register(pageCollector{g.p}); err != nil {
 		return nil, err
 	}
-	fams, err := reg.Gather()
-	return append(fams, g.p.custom...), err
+	return reg.Gather()
 }
 
 type pageCollector struct{ p *page }
