@@ -39,6 +39,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
@@ -183,15 +184,7 @@ type Exporter struct {
 	idle     idleConn // the connection kept between scrapes
 	custom   *customFetcher
 
-	mu       sync.Mutex
-	inflight *round
-}
-
-// round is one scrape of Kamailio, shared by the scrapes that arrive while
-// it runs. Its page is immutable once done is closed.
-type round struct {
-	done   chan struct{}
-	result *page
+	inflight singleflight.Group // the round in flight; its page is immutable
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
@@ -224,34 +217,12 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	pageCollector{e.sharedScrape(context.Background())}.Collect(ch)
 }
 
-// sharedScrape scrapes Kamailio, or waits for the scrape in flight: one
-// round is in flight per Kamailio, so several Prometheus servers cost it
-// one round.
+// sharedScrape scrapes Kamailio, or waits for the scrape in flight (whose
+// deadline then holds): one round is in flight per Kamailio, so several
+// Prometheus servers cost it one round.
 func (e *Exporter) sharedScrape(ctx context.Context) *page {
-	e.mu.Lock()
-	if r := e.inflight; r != nil {
-		e.mu.Unlock()
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return &page{}
-		}
-		if r.result == nil { // the round panicked; its owner reports it
-			return &page{}
-		}
-		return r.result
-	}
-	r := &round{done: make(chan struct{})}
-	e.inflight = r
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		e.inflight = nil
-		e.mu.Unlock()
-		close(r.done)
-	}()
-	r.result = e.Scrape(ctx)
-	return r.result
+	p, _, _ := e.inflight.Do("", func() (any, error) { return e.Scrape(ctx), nil })
+	return p.(*page)
 }
 
 // Scrape runs one scrape, bounded by ctx and the exporter's timeout, and
