@@ -262,7 +262,7 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []s
 	status := own.Add
 	status(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &scrapeConn{addr: e.addr, conn: e.idle.take()}
-	conn.reused = conn.conn != nil
+	reused := conn.conn != nil
 	defer func() { e.idle.put(conn.drain(ctx)) }()
 
 	// Kamailio's own time starts here: the requests of the collectors
@@ -280,6 +280,16 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []s
 	}
 	conn.send(ctx, calls)
 	methods, err := e.discover(ctx, conn)
+	if reused && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
+		// The kept connection died while idle (Kamailio restarted or
+		// dropped it): again on a new one.
+		if conn.conn != nil {
+			conn.conn.Close()
+		}
+		conn = &scrapeConn{addr: e.addr}
+		conn.send(ctx, calls)
+		methods, err = e.discover(ctx, conn)
+	}
 	status(durationDesc, time.Since(begin).Seconds(), listMethods)
 	if err != nil {
 		if errors.As(err, new(*unreachableError)) {

@@ -18,14 +18,9 @@ import (
 // on first use and again after an error left the connection unusable, so
 // one broken reply costs one collector, not the rest of the scrape.
 type scrapeConn struct {
-	addr binrpc.Address
-	conn *binrpc.Conn
-	// reused: conn was kept from an earlier scrape and has not answered
-	// yet. If it turns out dead (Kamailio restarted or dropped it while it
-	// was idle), the request is made again on a new connection.
-	reused bool
-	ahead  []sent // requests sent ahead whose replies were not taken
-	lost   []call // requests sent ahead on a connection that broke
+	addr  binrpc.Address
+	conn  *binrpc.Conn
+	ahead []sent // requests sent ahead whose replies were not taken
 }
 
 type sent struct {
@@ -83,28 +78,11 @@ func (c *scrapeConn) send(ctx context.Context, calls []call) {
 }
 
 func (c *scrapeConn) Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
-	return c.retry(ctx, method, args, false)
+	return c.call(ctx, method, args, false)
 }
 
 func (c *scrapeConn) CallEncoded(ctx context.Context, method string, args ...any) ([]binrpc.Value, error) {
-	return c.retry(ctx, method, args, true)
-}
-
-// retry makes one call, and once more on a new connection when the kept
-// one turns out dead.
-func (c *scrapeConn) retry(ctx context.Context, method string, args []any, encoded bool) ([]binrpc.Value, error) {
-	vals, err := c.call(ctx, method, args, encoded)
-	if c.reused && c.conn == nil && ctx.Err() == nil {
-		// The kept connection broke before it answered anything: ask
-		// again on a new one, with the requests that were sent ahead.
-		c.reused = false
-		c.send(ctx, c.lost)
-		vals, err = c.call(ctx, method, args, encoded)
-	}
-	if c.conn != nil {
-		c.reused = false // it answered
-	}
-	return vals, err
+	return c.call(ctx, method, args, true)
 }
 
 // call takes the reply of a request sent ahead, or sends the request.
@@ -143,12 +121,7 @@ func (c *scrapeConn) call(ctx context.Context, method string, args []any, encode
 func (c *scrapeConn) check(err error) {
 	if err != nil && c.conn != nil && c.conn.Err() != nil {
 		c.conn.Close()
-		c.conn = nil
-		c.lost = c.lost[:0]
-		for _, s := range c.ahead {
-			c.lost = append(c.lost, s.call)
-		}
-		c.ahead = nil
+		c.conn, c.ahead = nil, nil
 	}
 }
 
