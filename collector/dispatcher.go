@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,7 +64,7 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 			if err != nil {
 				return fmt.Errorf("SET: %w", err)
 			}
-			w.setID, w.setName = itoa(int(id)), cfg.DispatcherSetNames[int(id)]
+			w.setID, w.setName = strconv.Itoa(int(id)), cfg.DispatcherSetNames[int(id)]
 			targets, ok := set.Get("TARGETS")
 			if !ok {
 				return nil

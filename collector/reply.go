@@ -2,10 +2,8 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -139,8 +137,6 @@ func asSample(v binrpc.Value, d *Desc) (float64, error) {
 	return n, err
 }
 
-func asFault(err error, f **binrpc.FaultError) bool { return errors.As(err, f) }
-
 // isCode reports whether s is a reply code or class: three of [0-9x].
 func isCode(s string) bool {
 	if len(s) != 3 {
@@ -153,8 +149,6 @@ func isCode(s string) bool {
 	}
 	return true
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // addCodes adds the members of st named like reply codes to d.
 func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {

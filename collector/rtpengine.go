@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +21,7 @@ var rtpengineEnabledDesc = newDesc(namespace+"_rtpengine_enabled",
 func updateRtpengineShow(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	nodes, err := callStructs(ctx, c, "rtpengine.show", "all")
 	var f *binrpc.FaultError
-	if binrpc.IsFault(err, 404, "") && asFault(err, &f) && strings.Contains(strings.ToLower(f.Message), "no sets") {
+	if binrpc.IsFault(err, 404, "") && errors.As(err, &f) && strings.Contains(strings.ToLower(f.Message), "no sets") {
 		return nil
 	}
 	if err != nil {

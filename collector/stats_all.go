@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -236,7 +237,7 @@ func statsCalls(_ *Settings, run *kamailioRun) []call {
 // its buffers: 500 "Internal error".
 func tooLarge(err error) bool {
 	var f *binrpc.FaultError
-	return asFault(err, &f) && f.Code == 500 && strings.Contains(strings.ToLower(f.Message), "internal")
+	return errors.As(err, &f) && f.Code == 500 && strings.Contains(strings.ToLower(f.Message), "internal")
 }
 
 // eachStatLine calls fn with each "group:name = value" string of a
