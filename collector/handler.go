@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -58,10 +57,6 @@ func (h *handler) scrapeContext(r *http.Request) (context.Context, context.Cance
 	return context.WithCancel(context.Background())
 }
 
-var (
-	bufferWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
-)
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.scrapeContext(r)
 	defer cancel()
@@ -100,19 +95,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept")
 	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", string(format))
-	bw := bufferWriters.Get().(*bufio.Writer)
-	defer bufferWriters.Put(bw)
+	var out io.Writer = w
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		gz := getGzip(w)
 		defer putGzip(gz)
 		defer gz.Close()
-		bw.Reset(gz)
-	} else {
-		bw.Reset(w)
+		out = gz
 	}
-	dropped, err := p.writeText(bw, fams, keep)
-	bw.Reset(nil)
+	dropped, err := p.writeText(bufio.NewWriterSize(out, 32<<10), fams, keep)
 	if err != nil {
 		h.logger.Debug("writing metrics failed", "err", err)
 	}

@@ -21,9 +21,6 @@ type Desc struct {
 	help   string
 	typ    prometheus.ValueType
 	labels []string
-	// stat is the statistic (stats.fetch member) a family was built
-	// from, or "".
-	stat string
 	// order lists the indexes in labels in label name order, the order of
 	// the exposition.
 	order []int
@@ -107,51 +104,6 @@ func (s *Sink) discard() {
 	s.dropped = nil
 }
 
-// descCache keeps the descriptors built from Kamailio's statistic names
-// between scrapes of one exporter. It is safe for concurrent scrapes and
-// bounded: past maxCachedDescs names it stops caching. A lookup does not
-// allocate.
-type descCache struct {
-	mu sync.RWMutex
-	m  map[descKey]*Desc // nil: the name collides with a static family
-}
-
-// descKey names a cached descriptor: a statistic, or a scripted one.
-type descKey struct {
-	script bool
-	name   string
-}
-
-const maxCachedDescs = 100000
-
-// get returns the descriptor of k, built by build(k.name) on first use.
-// build gets the name cloned, for k.name is a substring of a reply that the
-// cache and the descriptor outlive: the key and the descriptor share it.
-func (c *descCache) get(k descKey, build func(string) *Desc) *Desc {
-	if c != nil {
-		c.mu.RLock()
-		d, ok := c.m[k]
-		c.mu.RUnlock()
-		if ok {
-			return d
-		}
-	}
-	k.name = strings.Clone(k.name)
-	d := build(k.name)
-	if c == nil {
-		return d
-	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[descKey]*Desc{}
-	}
-	if len(c.m) < maxCachedDescs {
-		c.m[k] = d
-	}
-	c.mu.Unlock()
-	return d
-}
-
 // Add records one sample of d with the given label values.
 func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 	if len(labelValues) != len(d.labels) {
@@ -166,16 +118,4 @@ func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 
 func sameFamily(a, b *Desc) bool {
 	return a.help == b.help && a.typ == b.typ && slices.Equal(a.labels, b.labels)
-}
-
-// sanitizeName turns s into a valid Prometheus metric name fragment:
-// every character outside [a-zA-Z0-9_:] becomes '_'.
-func sanitizeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }

@@ -106,8 +106,7 @@ func gaugeStat(group, name string) bool {
 	return false
 }
 
-// statDesc builds the family of a generic statistic (key kept as d.stat,
-// so not part of a reply: descCache.get clones it); nil when its name
+// statDesc builds the family of a generic statistic; nil when its name
 // would collide with a static family.
 func statDesc(key string) *Desc {
 	group, name, ok := strings.Cut(key, ".")
@@ -125,9 +124,7 @@ func statDesc(key string) *Desc {
 	if reserved[base] {
 		return nil
 	}
-	d := makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
-	d.stat = key
-	return d
+	return makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
 }
 
 // rcvRepliesByMethodDesc folds core.rcv_replies_<class>_<method> into
