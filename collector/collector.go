@@ -236,7 +236,7 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 	if e.custom != nil {
 		custom = e.custom.start(ctx)
 	}
-	dropped := e.round(ctx, out, own)
+	e.round(ctx, out, own)
 	if custom != nil {
 		r := <-custom
 		own.Add(durationDesc, r.duration.Seconds(), customCollector)
@@ -249,16 +249,15 @@ func (e *Exporter) Scrape(ctx context.Context) *page {
 		}
 	}
 	out.finish()
-	if dropped = append(append(dropped, own.dropped...), out.dropped...); len(dropped) > 0 {
-		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
+	if len(out.dropped) > 0 {
+		e.logger.Warn("dropped duplicate or invalid series", "count", len(out.dropped), "first", out.dropped[0])
 	}
 	return out
 }
 
 // round runs discovery and the collectors on the kept connection (or a new
-// one), adding their series to out and the scrape's own samples to own. It
-// returns the series the collectors dropped, for the log.
-func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []string) {
+// one), adding their series to out and the scrape's own samples to own.
+func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 	status := own.Add
 	status(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &scrapeConn{addr: e.addr, conn: e.idle.take()}
@@ -290,22 +289,20 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []s
 		conn.send(ctx, calls)
 		methods, err = e.discover(ctx, conn)
 	}
-	status(durationDesc, time.Since(begin).Seconds(), listMethods)
-	if err != nil {
-		if errors.As(err, new(*unreachableError)) {
-			e.failures.Add(1)
-			e.logger.Error("Can not connect to kamailio", "address", e.addr.String(), "err", err)
-		} else {
-			e.logger.Error("collector failed", "collector", listMethods, "err", err)
-		}
-		status(successDesc, 0, listMethods)
-		status(upDesc, 0)
-		status(failureDesc, float64(e.failures.Load()))
-		return nil
+	if errors.As(err, new(*unreachableError)) {
+		e.failures.Add(1)
+		e.logger.Error("Can not connect to kamailio", "address", e.addr.String(), "err", err)
+	} else if err != nil {
+		e.logger.Error("collector failed", "collector", listMethods, "err", err)
 	}
-	status(successDesc, 1, listMethods)
-	status(upDesc, 1)
+	up := float64(b2i(err == nil))
+	status(durationDesc, time.Since(begin).Seconds(), listMethods)
+	status(successDesc, up, listMethods)
+	status(upDesc, up)
 	status(failureDesc, float64(e.failures.Load()))
+	if err != nil {
+		return
+	}
 
 	for _, c := range e.collectors {
 		if !methods[c.name] {
@@ -336,9 +333,7 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) (dropped []s
 			continue
 		}
 		status(successDesc, 1, c.name)
-		dropped = append(dropped, s.dropped...)
 	}
-	return dropped
 }
 
 // collect runs a collector, turning a panic into an error.

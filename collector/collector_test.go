@@ -428,7 +428,7 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 	s := newSink(promslog.NewNopLogger(), nil)
 	s.Add(processStatusDesc, 1, "0", "1", "0", "bad \xff\xfe utf8")
 	if len(s.page.samples) != 1 {
-		t.Fatalf("sample dropped: %v", s.dropped)
+		t.Fatalf("sample dropped: %v", s.page.dropped)
 	}
 	var m dto.Metric
 	if err := s.page.metrics()[0].Write(&m); err != nil {

@@ -31,9 +31,9 @@ type page struct {
 	// labels holds label value tuples: each value as a uvarint length and
 	// its bytes, in the order of the family's sorted label names.
 	labels  []byte
-	recent  [4]span // the last tuples added, candidates for sharing
-	next    int     // the slot of recent replaced next
-	dropped []string
+	recent  [4]span          // the last tuples added, candidates for sharing
+	next    int              // the slot of recent replaced next
+	dropped []string         // series dropped as invalid or duplicate, for the log
 	index   map[*Desc]uint32 // the indexes in descs
 	last    uint32           // the family added last
 	// custom holds the families of Kamailio's xhttp_prom page, sorted by
@@ -111,12 +111,16 @@ func (p *page) share(off int) uint32 {
 	return uint32(off)
 }
 
-// truncate cuts the page back to n samples and l label bytes.
-func (p *page) truncate(n, l int) {
-	p.samples = p.samples[:n]
-	p.labels = p.labels[:l]
+// mark is a page's length: its samples, label bytes and dropped series.
+type mark struct{ samples, labels, dropped int }
+
+func (p *page) mark() mark { return mark{len(p.samples), len(p.labels), len(p.dropped)} }
+
+// truncate cuts the page back to m.
+func (p *page) truncate(m mark) {
+	p.samples, p.labels, p.dropped = p.samples[:m.samples], p.labels[:m.labels], p.dropped[:m.dropped]
 	for i, r := range p.recent {
-		if int(r.end) > l {
+		if int(r.end) > m.labels {
 			p.recent[i] = span{}
 		}
 	}

@@ -74,13 +74,11 @@ func makeDesc(name, help string, typ prometheus.ValueType, labels ...string) *De
 // page. Nothing reaches the exposition unless the collector returns without
 // error: a failed collector's samples are cut off the page again.
 type Sink struct {
-	logger  *slog.Logger
-	descs   *descCache   // nil: build descriptors every time
-	run     *kamailioRun // the exporter's, or one of the sink's own
-	page    *page
-	start   int      // the first sample of this collector on the page
-	labels  int      // the page's label bytes when it started
-	dropped []string // series dropped as invalid, for the log
+	logger *slog.Logger
+	descs  *descCache   // nil: build descriptors every time
+	run    *kamailioRun // the exporter's, or one of the sink's own
+	page   *page
+	start  mark // the page when the collector started
 }
 
 // warnOnce logs msg as a warning the first time key is seen in this
@@ -95,24 +93,24 @@ func newSink(logger *slog.Logger, p *page) *Sink {
 	if p == nil {
 		p = &page{}
 	}
-	return &Sink{logger: logger, run: &kamailioRun{}, page: p, start: len(p.samples), labels: len(p.labels)}
+	return &Sink{logger: logger, run: &kamailioRun{}, page: p, start: p.mark()}
 }
 
 // discard removes everything the sink added from its page.
-func (s *Sink) discard() {
-	s.page.truncate(s.start, s.labels)
-	s.dropped = nil
-}
+func (s *Sink) discard() { s.page.truncate(s.start) }
+
+// drop reports a series left out as invalid, for the log.
+func (s *Sink) drop(why string) { s.page.dropped = append(s.page.dropped, why) }
 
 // Add records one sample of d with the given label values.
 func (s *Sink) Add(d *Desc, v float64, labelValues ...string) {
 	if len(labelValues) != len(d.labels) {
 		// A programming error: report it through the scrape rather than panic.
-		s.dropped = append(s.dropped, fmt.Sprintf("%s: %d label values for %d labels", d.name, len(labelValues), len(d.labels)))
+		s.drop(fmt.Sprintf("%s: %d label values for %d labels", d.name, len(labelValues), len(d.labels)))
 		return
 	}
 	if !s.page.add(d, v, labelValues) {
-		s.dropped = append(s.dropped, d.name+": the scrape's label values exceed 4 GiB")
+		s.drop(d.name + ": the scrape's label values exceed 4 GiB")
 	}
 }
 

@@ -137,7 +137,7 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 			return fmt.Errorf("stats.fetch: %s: %w", m.Name, err)
 		}
 		if d == nil {
-			s.dropped = append(s.dropped, "statistic "+m.Name+": name collides with an exporter family")
+			s.drop("statistic " + m.Name + ": name collides with an exporter family")
 			return nil
 		}
 		s.Add(d, v, labels...)
