@@ -6,7 +6,6 @@ import (
 
 	"context"
 	kgzip "github.com/klauspost/compress/gzip"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -100,23 +99,19 @@ func BenchmarkCollectors(b *testing.B) {
 // exporter's handler, as main serves it, against the fake ctl server
 // replaying the recorded replies over a unix socket (so Kamailio's own time
 // is nearly zero and the exporter's cost shows). The text page is written
-// from the scrape's compact page; "registry" is the same scrape through
-// promhttp and a registry (the protobuf path).
+// from the scrape's compact page; "protobuf" goes through promhttp.
 func BenchmarkScrapeHTTP(b *testing.B) {
 	s := replay(b, "unix", nil)
 	e := newTestExporter(b, s, 5*time.Second)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e)
-	text := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
-	for name, h := range map[string]http.Handler{
-		"text":      text,
-		"text+gzip": text,
-		"registry":  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	} {
+	h := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
+	for _, name := range []string{"text", "text+gzip", "protobuf"} {
 		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/metrics", nil)
-			// Prometheus's Accept header.
+			// Prometheus's Accept header, or the one it sends for protobuf.
 			req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+			if name == "protobuf" {
+				req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,*/*;q=0.1")
+			}
 			if strings.HasSuffix(name, "gzip") {
 				req.Header.Set("Accept-Encoding", "gzip")
 			}

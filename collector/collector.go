@@ -207,16 +207,6 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 // still works, on a connection of its own.
 func (e *Exporter) Close() { e.idle.close() }
 
-// Describe sends no descriptors: the families depend on what Kamailio
-// reports, so the exporter is an unchecked collector.
-func (e *Exporter) Describe(chan<- *prometheus.Desc) {}
-
-// Collect scrapes Kamailio within the exporter's timeout, for a registry.
-// The text exposition takes the faster path of Handler.
-func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	pageCollector{e.sharedScrape(context.Background())}.Collect(ch)
-}
-
 // sharedScrape scrapes Kamailio, or waits for the scrape in flight (whose
 // deadline then holds): one round is in flight per Kamailio, so several
 // Prometheus servers cost it one round.

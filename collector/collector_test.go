@@ -139,7 +139,7 @@ func newTestExporter(t testing.TB, s *fakectl.Server, timeout time.Duration) *Ex
 func gather(t testing.TB, e *Exporter) []*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(e)
+	reg.MustRegister(scraped{e})
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
@@ -430,11 +430,7 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 	if len(s.page.samples) != 1 {
 		t.Fatalf("sample dropped: %v", s.page.dropped)
 	}
-	var m dto.Metric
-	if err := s.page.metrics()[0].Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range m.Label {
+	for _, l := range s.page.families()[0].Metric[0].Label {
 		if l.GetName() == "description" && l.GetValue() != "bad \uFFFD utf8" {
 			t.Fatalf("description = %q", l.GetValue())
 		}
@@ -444,14 +440,14 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 // Concurrent scrapes are race-free (run with -race) and complete.
 func TestConcurrentScrapes(t *testing.T) {
 	e := newTestExporter(t, replay(t, "unix", nil), 10*time.Second)
-	want := testutil.CollectAndCount(e)
+	want := testutil.CollectAndCount(scraped{e})
 	var wg sync.WaitGroup
 	errs := make(chan string, 50)
 	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if n := testutil.CollectAndCount(e); n != want {
+			if n := testutil.CollectAndCount(scraped{e}); n != want {
 				errs <- "incomplete scrape"
 			}
 		}()

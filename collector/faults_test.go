@@ -27,7 +27,7 @@ import (
 func serveMetrics(t *testing.T, e *Exporter) (string, int, time.Duration) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(e)
+	reg.MustRegister(scraped{e})
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	defer srv.Close()
 	begin := time.Now()

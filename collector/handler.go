@@ -78,7 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if format.FormatType() != expfmt.TypeTextPlain {
 		promhttp.HandlerFor(prometheus.Gatherers{
 			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, g.err }),
-			pageGatherer{p},
+			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.families(), nil }),
 		}, h.opts).ServeHTTP(w, r)
 		return
 	}
@@ -136,26 +136,6 @@ func (h *handler) withCustom(p *page, fams []*dto.MetricFamily) []*dto.MetricFam
 	out = append(out, fams...)
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out
-}
-
-// pageGatherer gathers a finished page, for promhttp.
-type pageGatherer struct{ p *page }
-
-func (g pageGatherer) Gather() ([]*dto.MetricFamily, error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(pageCollector{g.p}); err != nil {
-		return nil, err
-	}
-	return reg.Gather()
-}
-
-type pageCollector struct{ p *page }
-
-func (pageCollector) Describe(chan<- *prometheus.Desc) {}
-func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range c.p.metrics() {
-		ch <- m
-	}
 }
 
 // gzipWriters keeps a few gzip writers from scrape to scrape. Not a

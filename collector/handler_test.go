@@ -22,13 +22,46 @@ import (
 	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
 
+// pageCollector hands a page to a registry as prometheus.Metrics, so that
+// tests see the page as client_golang checks and writes it.
+type pageCollector struct{ p *page }
+
+func (pageCollector) Describe(chan<- *prometheus.Desc) {}
+func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
+	for i := range c.p.samples {
+		x := &c.p.samples[i]
+		d := c.p.desc(x)
+		desc := prometheus.NewDesc(d.name, d.help, d.labels, nil)
+		m, err := prometheus.NewConstMetric(desc, d.typ, x.value, c.p.values(x)...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(desc, err)
+		}
+		ch <- m
+	}
+}
+
+// scraped is an exporter as a prometheus.Collector: each Collect is a
+// shared scrape.
+type scraped struct{ e *Exporter }
+
+func (scraped) Describe(chan<- *prometheus.Desc) {}
+func (s scraped) Collect(ch chan<- prometheus.Metric) {
+	pageCollector{s.e.sharedScrape(context.Background())}.Collect(ch)
+}
+
 // registryText is the exposition promhttp writes for a page and others:
 // through prometheus.Metrics, a registry's Gather and expfmt.
 func registryText(t *testing.T, p *page, others prometheus.Gatherer) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(pageCollector{p})
-	fams, err := prometheus.Gatherers{others, reg}.Gather()
+	return gatheredText(t, prometheus.Gatherers{others, reg})
+}
+
+// gatheredText is the exposition of what g gathers, written by expfmt.
+func gatheredText(t *testing.T, g prometheus.Gatherer) string {
+	t.Helper()
+	fams, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +117,8 @@ func TestWriteTextDropsOthersTwin(t *testing.T) {
 	}
 }
 
-// The page's own text writer gives, byte for byte, what promhttp gives
-// through a registry, for the replies of the real Kamailio and for the
+// The page's own text writer, and its families for promhttp, give byte for
+// byte what promhttp gives through a registry, for the replies of the real Kamailio and for the
 // synthetic instance (every statistic, profile, process and destination).
 func TestWriteTextEqualsRegistryExposition(t *testing.T) {
 	pages := map[string]*page{
@@ -107,6 +140,12 @@ func TestWriteTextEqualsRegistryExposition(t *testing.T) {
 				t.Fatalf("only %d series", len(p.samples))
 			}
 			want := registryText(t, p, otherFamilies())
+			// The protobuf path's families, written by expfmt.
+			fams := gatheredText(t, prometheus.Gatherers{otherFamilies(),
+				prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.families(), nil })})
+			if fams != want {
+				t.Error("the page's families differ from the registry's")
+			}
 			got := pageText(t, p, otherFamilies(), nil)
 			if got != want {
 				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")

@@ -239,19 +239,30 @@ func b2i(b bool) int {
 	return 0
 }
 
-// metrics returns the page's series as prometheus.Metrics, for a registry.
-// They are built here, about 500 bytes each: the text exposition does not
-// need them (writeText).
-func (p *page) metrics() []prometheus.Metric {
-	out := make([]prometheus.Metric, 0, len(p.samples))
+// families returns the page's series as client_model families, for
+// promhttp's other formats (protobuf). The text exposition does not need
+// them (writeText).
+func (p *page) families() []*dto.MetricFamily {
+	var out []*dto.MetricFamily
 	for i := range p.samples {
 		x := &p.samples[i]
 		d := p.desc(x)
-		m, err := prometheus.NewConstMetric(d.promDesc(), d.typ, x.value, p.values(x)...)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(d.promDesc(), err)
+		if len(out) == 0 || out[len(out)-1].GetName() != d.name {
+			out = append(out, &dto.MetricFamily{Name: &d.name, Help: &d.help, Type: d.typ.ToDTO()})
 		}
-		out = append(out, m)
+		m, values := &dto.Metric{}, p.values(x)
+		for _, i := range d.order {
+			m.Label = append(m.Label, &dto.LabelPair{Name: &d.labels[i], Value: &values[i]})
+		}
+		switch v := &x.value; d.typ {
+		case prometheus.CounterValue:
+			m.Counter = &dto.Counter{Value: v}
+		case prometheus.GaugeValue:
+			m.Gauge = &dto.Gauge{Value: v}
+		default:
+			m.Untyped = &dto.Untyped{Value: v}
+		}
+		out[len(out)-1].Metric = append(out[len(out)-1].Metric, m)
 	}
 	return out
 }

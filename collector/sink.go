@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,18 +23,6 @@ type Desc struct {
 	// order lists the indexes in labels in label name order, the order of
 	// the exposition.
 	order []int
-
-	// prom is built on first use: only the registry's path (protobuf,
-	// Collect) needs it, and it costs ~300 bytes for each of the thousands
-	// of statistics a descCache keeps.
-	promOnce sync.Once
-	prom     *prometheus.Desc
-}
-
-// promDesc returns the prometheus.Desc of the family.
-func (d *Desc) promDesc() *prometheus.Desc {
-	d.promOnce.Do(func() { d.prom = prometheus.NewDesc(d.name, d.help, d.labels, nil) })
-	return d.prom
 }
 
 // reserved holds the names of all static families. It is written only
