@@ -128,7 +128,7 @@ func TestWriteTextEqualsRegistryExposition(t *testing.T) {
 	// Values and label values the text format escapes or spells specially.
 	odd := &page{}
 	s := newSink(promslog.NewNopLogger(), odd)
-	for i, v := range []float64{0, -zero(), 1, -1, 0.5, 1e21, -3.25e-7, nan(), inf(1), inf(-1), 1234567} {
+	for i, v := range []float64{0, -zero(), 1, -1, 0.5, 1e21, -3.25e-7, nan(), inf(1), inf(-1), 1234567, 999999, -999999, 1e6, -1e6, 12.5e5, -42} {
 		s.Add(processStatusDesc, v, string(rune('a'+i)), "q\"uote", "back\\slash", "new\nline \xff")
 	}
 	s.Add(upDesc, 1)

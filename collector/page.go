@@ -184,12 +184,24 @@ func (p *page) finish() {
 			rank[i] = rank[order[k-1]]
 		}
 	}
-	slices.SortStableFunc(p.samples, func(a, b sample) int {
-		if c := cmp.Compare(rank[a.desc], rank[b.desc]); c != 0 {
-			return c
-		}
-		return p.compareLabels(&a, &b)
-	})
+	// By name (a counting sort, which keeps the order added), then each
+	// name's series by label values.
+	start := make([]int, len(p.descs)+1)
+	for _, x := range p.samples {
+		start[rank[x.desc]+1]++
+	}
+	for r := range len(p.descs) {
+		start[r+1] += start[r]
+	}
+	sorted, next := make([]sample, len(p.samples)), slices.Clone(start)
+	for _, x := range p.samples {
+		sorted[next[rank[x.desc]]] = x
+		next[rank[x.desc]]++
+	}
+	for r := range len(p.descs) {
+		slices.SortStableFunc(sorted[start[r]:start[r+1]], func(a, b sample) int { return p.compareLabels(&a, &b) })
+	}
+	p.samples = sorted
 	// owner[r]: the family that owns name r, the first added of those
 	// that kept series.
 	owner := make([]uint32, len(p.descs))
@@ -273,7 +285,7 @@ func (p *page) families() []*dto.MetricFamily {
 // dropped. With keep non-nil, only the families it names are written. It
 // returns what it dropped.
 func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[string]bool) (dropped []string, err error) {
-	num := make([]byte, 0, 32)
+	var line []byte // a series line
 	i := 0
 	for i < len(p.samples) || len(others) > 0 {
 		var name string
@@ -315,15 +327,18 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 		w.WriteByte('\n')
 		for k := range fam {
 			x := &fam[k]
-			w.WriteString(name)
+			line = append(line[:0], name...)
 			off := int(x.tuple)
 			for l, li := range d.order {
 				var v []byte
 				v, off = p.value(off)
-				writeLabel(w, l, d.labels[li], v)
+				line = appendLabel(line, l, d.labels[li], v)
 			}
-			writeValue(w, len(d.order) > 0, x.value, &num)
-			if err := w.WriteByte('\n'); err != nil {
+			if len(d.order) > 0 {
+				line = append(line, '}')
+			}
+			line = append(appendFloat(append(line, ' '), x.value), '\n')
+			if _, err := w.Write(line); err != nil {
 				return dropped, err
 			}
 		}
@@ -331,29 +346,17 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 	return dropped, w.Flush()
 }
 
-// writeLabel writes the i-th label pair of a series line, opening the
+// appendLabel appends the i-th label pair of a series line, opening the
 // braces before the first.
-func writeLabel(w *bufio.Writer, i int, name string, value []byte) {
-	w.WriteByte(",{"[b2i(i == 0)])
-	w.WriteString(name)
-	w.WriteString(`="`)
-	if bytes.ContainsAny(value, "\\\n\"") {
-		labelEscaper.WriteString(w, string(value))
-	} else {
-		w.Write(value)
+func appendLabel(b []byte, i int, name string, value []byte) []byte {
+	b = append(append(b, ",{"[b2i(i == 0)]), name...)
+	b = append(b, `="`...)
+	for _, c := range value {
+		if c == '\\' || c == '\n' || c == '"' {
+			return append(append(b, labelEscaper.Replace(string(value))...), '"')
+		}
 	}
-	w.WriteByte('"')
-}
-
-// writeValue closes the braces of a series line that has labels and writes
-// its value, formatted in *num.
-func writeValue(w *bufio.Writer, labels bool, v float64, num *[]byte) {
-	if labels {
-		w.WriteByte('}')
-	}
-	w.WriteByte(' ')
-	*num = appendFloat((*num)[:0], v)
-	w.Write(*num)
+	return append(append(b, value...), '"')
 }
 
 // The text format escapes backslash and newline, and in a label value the
@@ -363,10 +366,14 @@ var (
 	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 )
 
-// appendFloat formats a sample value as expfmt does, which writes -0 as 0.
+// appendFloat formats a sample value as expfmt does, which writes -0 as 0
+// ('g' writes an integer below 1e6 in full).
 func appendFloat(b []byte, f float64) []byte {
-	if f == 0 {
+	switch {
+	case f == 0:
 		return append(b, '0')
+	case f == math.Trunc(f) && f > -1e6 && f < 1e6:
+		return strconv.AppendInt(b, int64(f), 10)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
 }
