@@ -122,10 +122,10 @@ func (h *handler) withCustom(p *page, fams []*dto.MetricFamily) []*dto.MetricFam
 	for _, d := range p.descs {
 		taken[d.name] = true
 	}
-	out := make([]*dto.MetricFamily, 0, len(fams)+len(p.custom))
 	for _, f := range fams {
 		taken[f.GetName()] = true
 	}
+	out := make([]*dto.MetricFamily, 0, len(fams)+len(p.custom))
 	for _, f := range p.custom {
 		if taken[f.GetName()] {
 			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
