@@ -254,19 +254,9 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 	reused := conn.conn != nil
 	defer func() { e.idle.put(conn.drain(ctx)) }()
 
-	// Kamailio's own time starts here: the requests of the collectors
-	// that the last known method list allows go out with core.uptime.
+	// Kamailio's own time starts here.
 	begin := time.Now()
-	calls := []call{{method: "core.uptime"}}
-	ahead := map[*collector]bool{} // the collectors whose requests go with it
-	if known := e.run.knownMethods(); known != nil {
-		for _, c := range e.collectors {
-			if reqs := c.requests(&e.settings, &e.run); known[c.name] && len(reqs) > 0 {
-				calls = append(calls, reqs...)
-				ahead[c] = true
-			}
-		}
-	}
+	calls, ahead := e.requestsAhead()
 	conn.send(ctx, calls)
 	methods, err := e.discover(ctx, conn)
 	if reused && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
@@ -293,7 +283,6 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 	if err != nil {
 		return
 	}
-
 	for _, c := range e.collectors {
 		if !methods[c.name] {
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)
@@ -302,32 +291,55 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 		if !ahead[c] {
 			begin = time.Now() // not sent with the others: its own time
 		}
-		s := newSink(e.logger, out)
-		s.descs, s.run = &e.descs, &e.run
-		err := e.collect(ctx, c, conn, s)
-		status(durationDesc, time.Since(begin).Seconds(), c.name)
-		if binrpc.IsMethodNotFound(err) {
-			s.discard()
-			e.logger.Debug("collector skipped: method not found", "collector", c.name)
-			continue
-		}
-		if err != nil {
-			s.discard()
-			attrs := []any{"collector", c.name, "duration_seconds", time.Since(begin).Seconds(), "err", err}
-			var f *binrpc.FaultError
-			if errors.As(err, &f) {
-				attrs = append(attrs, "code", f.Code, "message", f.Message)
-			}
-			e.logger.Error("collector failed", attrs...)
-			status(successDesc, 0, c.name)
-			continue
-		}
-		status(successDesc, 1, c.name)
+		e.collect(ctx, c, conn, out, own, begin)
 	}
 }
 
-// collect runs a collector, turning a panic into an error.
-func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, s *Sink) (err error) {
+// requestsAhead returns the requests a round sends before it reads a
+// reply: core.uptime, and those of the collectors that the last known
+// method list allows, which it also returns.
+func (e *Exporter) requestsAhead() ([]call, map[*collector]bool) {
+	calls := []call{{method: "core.uptime"}}
+	ahead := map[*collector]bool{}
+	if known := e.run.knownMethods(); known != nil {
+		for _, c := range e.collectors {
+			if reqs := c.requests(&e.settings, &e.run); known[c.name] && len(reqs) > 0 {
+				calls = append(calls, reqs...)
+				ahead[c] = true
+			}
+		}
+	}
+	return calls, ahead
+}
+
+// collect runs collector c, whose first request went out at begin: its
+// series go to out if it succeeds, its status to own.
+func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, out *page, own *Sink, begin time.Time) {
+	s := newSink(e.logger, out)
+	s.descs, s.run = &e.descs, &e.run
+	err := e.update(ctx, c, conn, s)
+	took := time.Since(begin).Seconds()
+	own.Add(durationDesc, took, c.name)
+	switch {
+	case binrpc.IsMethodNotFound(err):
+		s.discard()
+		e.logger.Debug("collector skipped: method not found", "collector", c.name)
+	case err != nil:
+		s.discard()
+		attrs := []any{"collector", c.name, "duration_seconds", took, "err", err}
+		var f *binrpc.FaultError
+		if errors.As(err, &f) {
+			attrs = append(attrs, "code", f.Code, "message", f.Message)
+		}
+		e.logger.Error("collector failed", attrs...)
+		own.Add(successDesc, 0, c.name)
+	default:
+		own.Add(successDesc, 1, c.name)
+	}
+}
+
+// update runs c's update, turning a panic into an error.
+func (e *Exporter) update(ctx context.Context, c *collector, conn Caller, s *Sink) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())

@@ -303,6 +303,39 @@ func TestCollectorFailuresAreIsolated(t *testing.T) {
 	}
 }
 
+// A collector that panics (a bug the fuzzers did not find) fails alone,
+// with its series dropped and the panic in the log; the exporter goes on.
+func TestCollectorPanicIsIsolated(t *testing.T) {
+	var log bytes.Buffer
+	e := newTestExporter(t, replay(t, "unix", nil), 5*time.Second)
+	e.logger = promslog.New(&promslog.Config{Writer: &log})
+	for i, c := range e.collectors {
+		if c.name == "tm.stats" {
+			panicking := *c
+			panicking.update = func(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
+				s.Add(upDesc, 7)
+				panic("boom")
+			}
+			e.collectors[i] = &panicking
+		}
+	}
+	for range 2 {
+		fams := gather(t, e)
+		if v, _ := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "tm.stats"}); v != 0 {
+			t.Errorf("success{tm.stats} = %v, want 0", v)
+		}
+		if v, _ := sampleValue(fams, "kamailio_up", nil); v != 1 {
+			t.Errorf("kamailio_up = %v: the panicking collector's sample was kept", v)
+		}
+		if v, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); !ok || v != 1 {
+			t.Errorf("stats.fetch after the panic: %v %v", v, ok)
+		}
+	}
+	if !strings.Contains(log.String(), "panic: boom") {
+		t.Errorf("the panic is not in the log:\n%s", log.String())
+	}
+}
+
 // Modules not loaded: their collectors are skipped without failing others.
 // (Loaded modules with nothing configured are in each collector's test.)
 func TestMissingModules(t *testing.T) {
