@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
@@ -27,7 +28,8 @@ func (r replyCaller) CallEncoded(context.Context, string, ...any) ([]binrpc.Valu
 // FuzzCollectors feeds arbitrary replies to every collector, called
 // directly (without the framework's recover): none panics, and whatever a
 // collector accepts gathers into a valid exposition (no duplicate series,
-// valid names and label values).
+// valid names and label values), written alike by the page and by
+// client_golang.
 func FuzzCollectors(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(recordingsDir, "*", "*.bin"))
 	for _, file := range files {
@@ -54,6 +56,15 @@ func FuzzCollectors(f *testing.F) {
 			reg.MustRegister(pageCollector{s.page})
 			if _, err := reg.Gather(); err != nil {
 				t.Fatalf("collector %s: %v", c.name, err)
+			}
+			// What is served, text and protobuf, is what the registry gives.
+			none := prometheus.NewRegistry()
+			want := registryText(t, s.page, none)
+			if pageText(t, s.page, none, nil) != want {
+				t.Fatalf("collector %s: the text page differs from the registry's", c.name)
+			}
+			if gatheredText(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return s.page.families(), nil })) != want {
+				t.Fatalf("collector %s: the page's families differ from the registry's", c.name)
 			}
 		}
 	})
