@@ -211,13 +211,13 @@ func (e *Exporter) Close() { e.idle.close() }
 // deadline then holds): one round is in flight per Kamailio, so several
 // Prometheus servers cost it one round.
 func (e *Exporter) sharedScrape(ctx context.Context) *page {
-	p, _, _ := e.inflight.Do("", func() (any, error) { return e.Scrape(ctx), nil })
+	p, _, _ := e.inflight.Do("", func() (any, error) { return e.scrape(ctx), nil })
 	return p.(*page)
 }
 
-// Scrape runs one scrape, bounded by ctx and the exporter's timeout, and
+// scrape runs one scrape, bounded by ctx and the exporter's timeout, and
 // returns its finished page.
-func (e *Exporter) Scrape(ctx context.Context) *page {
+func (e *Exporter) scrape(ctx context.Context) *page {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	out := &page{}

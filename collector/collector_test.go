@@ -499,7 +499,7 @@ func TestScrapeTimeout(t *testing.T) {
 	}), 500*time.Millisecond)
 	ctx := context.Background()
 	begin := time.Now()
-	out := e.Scrape(ctx)
+	out := e.scrape(ctx)
 	if el := time.Since(begin); el > 3*time.Second {
 		t.Fatalf("scrape took %v", el)
 	}
@@ -718,11 +718,11 @@ func compareCollectorGolden(t *testing.T, release, name string) {
 func TestCollectorDurationFromFirstRequest(t *testing.T) {
 	delay := 150 * time.Millisecond
 	e := newTestExporter(t, replay(t, "unix", nil), 5*time.Second)
-	e.Scrape(context.Background()) // learns the method list
+	e.scrape(context.Background()) // learns the method list
 	e.Close()
 	e = newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{"core.psa": {Delay: delay}}), 5*time.Second)
-	e.Scrape(context.Background())
-	p := e.Scrape(context.Background())
+	e.scrape(context.Background())
+	p := e.scrape(context.Background())
 	// stats.fetch's request, sent ahead, is stats.get_statistics all once
 	// the run has shown stats.fetch all too large.
 	found := map[string]bool{}

@@ -191,12 +191,12 @@ func TestNoLeakAfterFailingScrapes(t *testing.T) {
 	}
 	// Warm up, then measure.
 	for _, e := range exporters {
-		e.Scrape(context.Background())
+		e.scrape(context.Background())
 	}
 	time.Sleep(100 * time.Millisecond)
 	g0, fd0 := runtime.NumGoroutine(), openFDs(t)
 	for i := range 1000 {
-		if up, _ := sampleUp(exporters[i%2].Scrape(context.Background())); up != 0 {
+		if up, _ := sampleUp(exporters[i%2].scrape(context.Background())); up != 0 {
 			t.Fatalf("scrape %d: up %v", i, up)
 		}
 	}
@@ -233,7 +233,7 @@ func TestFailureLogNamesCollectorAndFault(t *testing.T) {
 		"tm.stats": {Fault: &binrpc.FaultError{Code: 503, Message: "tm busy"}},
 	})
 	addr, _ := binrpc.ParseURI(s.URI())
-	NewExporter(addr, 5*time.Second, testSettings, nil, logger).Scrape(context.Background())
+	NewExporter(addr, 5*time.Second, testSettings, nil, logger).scrape(context.Background())
 	mu.Lock()
 	defer mu.Unlock()
 	var line string

@@ -104,7 +104,7 @@ func otherFamilies() prometheus.Gatherer {
 
 // A family of others that the page carries too is dropped, and said.
 func TestWriteTextDropsOthersTwin(t *testing.T) {
-	p := newTestExporter(t, replay(t, "unix", nil), 10*time.Second).Scrape(context.Background())
+	p := newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background())
 	success := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: successDesc.name, Help: successDesc.help}, []string{"collector"})
 	success.WithLabelValues("zz_other").Set(0.5)
 	reg := prometheus.NewRegistry()
@@ -122,8 +122,8 @@ func TestWriteTextDropsOthersTwin(t *testing.T) {
 // synthetic instance (every statistic, profile, process and destination).
 func TestWriteTextEqualsRegistryExposition(t *testing.T) {
 	pages := map[string]*page{
-		"recorded":      newTestExporter(t, replay(t, "unix", nil), 10*time.Second).Scrape(context.Background()),
-		"synthetic 10%": syntheticExporter(t, synthetic.Scaled(10), nil).Scrape(context.Background()),
+		"recorded":      newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background()),
+		"synthetic 10%": syntheticExporter(t, synthetic.Scaled(10), nil).scrape(context.Background()),
 	}
 	// Values and label values the text format escapes or spells specially.
 	odd := &page{}

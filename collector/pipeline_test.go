@@ -149,13 +149,13 @@ func TestScrapeIsPipelined(t *testing.T) {
 	e := NewExporter(addr, 2*time.Second, testSettings, nil, promslog.NewNopLogger())
 	defer e.Close()
 
-	out := e.Scrape(context.Background()) // learns the method list and the run's facts
+	out := e.scrape(context.Background()) // learns the method list and the run's facts
 	if v, _ := upOf(out); v != 1 {
 		t.Fatal("first scrape: kamailio_up != 1")
 	}
 	h.requests.Store(0)
 	h.listMeth.Store(0)
-	if v, _ := upOf(e.Scrape(context.Background())); v != 1 {
+	if v, _ := upOf(e.scrape(context.Background())); v != 1 {
 		t.Fatal("second scrape: kamailio_up != 1")
 	}
 	want := h.requests.Load() - h.listMeth.Load()
@@ -165,7 +165,7 @@ func TestScrapeIsPipelined(t *testing.T) {
 	h.want.Store(want)
 	h.hold.Store(true)
 	h.requests.Store(0)
-	out = e.Scrape(context.Background())
+	out = e.scrape(context.Background())
 	if v, _ := upOf(out); v != 1 {
 		t.Fatal("pipelined scrape: kamailio_up != 1")
 	}

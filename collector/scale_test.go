@@ -32,7 +32,7 @@ func BenchmarkScale(b *testing.B) {
 			e := syntheticExporter(b, inst, nil)
 			b.ReportAllocs()
 			for b.Loop() {
-				out := e.Scrape(context.Background())
+				out := e.scrape(context.Background())
 				if len(out.samples) < inst.Items() {
 					b.Fatalf("%d samples for %d items", len(out.samples), inst.Items())
 				}
@@ -67,7 +67,7 @@ func syntheticExporter(b testing.TB, inst synthetic.Instance, collectors []strin
 	settings := Settings{AllStatistics: true, DialogProfiles: inst.ProfileNames()}
 	e := NewExporter(addr, time.Minute, settings, sel, promslog.NewNopLogger())
 	b.Cleanup(e.Close)
-	e.Scrape(context.Background()) // learn the calls and the method list
+	e.scrape(context.Background()) // learn the calls and the method list
 	return e
 }
 
@@ -108,7 +108,7 @@ func BenchmarkPerItem(b *testing.B) {
 				e := syntheticExporter(b, k.make(n), k.collectors)
 				b.ReportAllocs()
 				for b.Loop() {
-					out := e.Scrape(context.Background())
+					out := e.scrape(context.Background())
 					if len(out.samples) < n {
 						b.Fatalf("%d samples for %d items", len(out.samples), n)
 					}
@@ -134,7 +134,7 @@ func BenchmarkHeapSteadyState(b *testing.B) {
 	for b.Loop() {
 		var at1k float64
 		for i := 1; i <= 10000; i++ {
-			e.Scrape(context.Background())
+			e.scrape(context.Background())
 			if i == 1000 {
 				at1k = heap()
 			}
