@@ -21,9 +21,10 @@
 //
 // To stay small on a large Kamailio, a scrape keeps its series in a compact
 // page (16 bytes each plus shared label values) and writes the text format
-// straight from it, sorted as promhttp sorts (protobuf, when asked for, goes
-// through client_golang's registry); large replies are walked one member at
-// a time (Caller.CallEncoded) rather than decoded whole.
+// straight from it, sorted as promhttp sorts (protobuf, when asked for,
+// goes through promhttp from client_model families built from the page);
+// large replies are walked one member at a time (Caller.CallEncoded) rather
+// than decoded whole. Concurrent scrapes share one round (singleflight).
 package collector
 
 import (
