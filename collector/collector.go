@@ -304,7 +304,10 @@ func (e *Exporter) requestsAhead() ([]call, map[*collector]bool) {
 	ahead := map[*collector]bool{}
 	if known := e.run.knownMethods(); known != nil {
 		for _, c := range e.collectors {
-			if reqs := c.requests(&e.settings, &e.run); known[c.name] && len(reqs) > 0 {
+			if !known[c.name] {
+				continue
+			}
+			if reqs := c.requests(&e.settings, &e.run); len(reqs) > 0 {
 				calls = append(calls, reqs...)
 				ahead[c] = true
 			}
