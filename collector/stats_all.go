@@ -187,7 +187,7 @@ func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) err
 			}
 		}
 		s.run.learn(statsAllIncomplete)
-		s.warnOnce(statsAllIncomplete, "stats.get_statistics all is incomplete (ctl's binrpc_max_body_size, default 32 KB): reading the statistics group by group until Kamailio restarts; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB)",
+		s.logger.Warn("stats.get_statistics all is incomplete (ctl's binrpc_max_body_size, default 32 KB): reading the statistics group by group until Kamailio restarts; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB)",
 			"lines", len(vals))
 	}
 	return eachGroup(ctx, c, s, false, fn)
