@@ -12,8 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
@@ -193,16 +191,9 @@ func TestCustomMetricsProtobuf(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	dec := expfmt.NewDecoder(w.Body, expfmt.NewFormat(expfmt.TypeProtoDelim))
-	got := map[string]float64{}
-	for {
-		var f dto.MetricFamily
-		if err := dec.Decode(&f); err != nil {
-			break
-		}
-		got[f.GetName()] = f.Metric[0].GetGauge().GetValue()
-	}
-	if got["kamailio_demo_level"] != 42 || got["kamailio_up"] != 1 {
-		t.Errorf("kamailio_demo_level %v (want 42), kamailio_up %v (want 1)", got["kamailio_demo_level"], got["kamailio_up"])
+	got := protobufFamilies(t, w.Body)
+	demo, up := got["kamailio_demo_level"], got["kamailio_up"]
+	if demo == nil || up == nil || demo.Metric[0].GetGauge().GetValue() != 42 || up.Metric[0].GetGauge().GetValue() != 1 {
+		t.Errorf("kamailio_demo_level %v (want 42), kamailio_up %v (want 1)", demo, up)
 	}
 }

@@ -278,17 +278,24 @@ func TestHandlerFormats(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "protobuf") {
 		t.Fatalf("protobuf asked, Content-Type %q", ct)
 	}
-	dec := expfmt.NewDecoder(bytes.NewReader(body), expfmt.NewFormat(expfmt.TypeProtoDelim))
-	found := false
-	for {
-		var f dto.MetricFamily
-		if err := dec.Decode(&f); err != nil {
-			break
-		}
-		found = found || f.GetName() == "kamailio_up"
-	}
-	if !found {
+	if protobufFamilies(t, bytes.NewReader(body))["kamailio_up"] == nil {
 		t.Fatal("protobuf page without kamailio_up")
+	}
+}
+
+// protobufFamilies decodes a delimited protobuf page, by family name.
+func protobufFamilies(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
+	dec := expfmt.NewDecoder(r, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	out := map[string]*dto.MetricFamily{}
+	for {
+		f := &dto.MetricFamily{}
+		if err := dec.Decode(f); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("protobuf page: %v", err)
+		}
+		out[f.GetName()] = f
 	}
 }
 
