@@ -188,14 +188,34 @@ start_instance() {
   exit 1
 }
 
-# stop_pidfile FILE NAME: stops the process whose pid FILE holds (bounded).
+# children PID: the pids of PID's children (read from /proc, no tools).
+children() {
+  local f st
+  for f in /proc/[0-9]*/stat; do
+    { read -r st < "$f"; } 2>/dev/null || continue
+    st=${st##*) }  # the fields after the command name: state, ppid, ...
+    st=${st#* }
+    if [ "${st%% *}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
+  done
+}
+
+# stop_pidfile FILE NAME: stops the process whose pid FILE holds, and its
+# children, which hold its sockets too (bounded). Kamailio's children can
+# outlive their main process: 6.0.7's have stayed blocked on a lock after
+# it exited, keeping the SIP port, so that the next start failed to bind.
 stop_pidfile() {
-  local pid
+  local pid procs p alive
   pid=$(cat "$1" 2>/dev/null || true)
   if pid_alive "$pid"; then
+    procs="$pid $(children "$pid")"
     kill "$pid"
-    for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.2; done
-    pid_alive "$pid" && kill -9 "$pid"
+    for _ in $(seq 1 50); do
+      alive=""
+      for p in $procs; do if pid_alive "$p"; then alive=1; fi; done
+      [ -z "$alive" ] && break
+      sleep 0.2
+    done
+    for p in $procs; do if pid_alive "$p"; then kill -9 "$p"; fi; done
     echo "$2 stopped"
   else
     echo "$2 not running"
