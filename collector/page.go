@@ -146,6 +146,13 @@ func (p *page) values(x *sample) []string {
 	return out
 }
 
+// labelKey is what compareLabels reads of a series.
+type labelKey struct{ tuple, labels uint32 }
+
+func (p *page) labelKey(x *sample) labelKey {
+	return labelKey{x.tuple, uint32(len(p.desc(x).labels))}
+}
+
 // compareLabels orders series of one name by their label values in label
 // name order.
 func (p *page) compareLabels(a, b *sample) int {
@@ -198,8 +205,24 @@ func (p *page) finish() {
 		sorted[next[rank[x.desc]]] = x
 		next[rank[x.desc]]++
 	}
+	var perm []int       // the order of the last name sorted
+	var added []labelKey // that name's series, as compareLabels sees them
+	var scratch []sample
 	for r := range len(p.descs) {
-		slices.SortStableFunc(sorted[start[r]:start[r+1]], func(a, b sample) int { return p.compareLabels(&a, &b) })
+		fam := sorted[start[r]:start[r+1]]
+		if !slices.EqualFunc(fam, added, func(x sample, k labelKey) bool { return p.labelKey(&x) == k }) {
+			// Not the series of the last name (families filled in one
+			// loop, such as a destination's ten, are sorted once).
+			added, perm = added[:0], perm[:0]
+			for i := range fam {
+				added, perm = append(added, p.labelKey(&fam[i])), append(perm, i)
+			}
+			slices.SortFunc(perm, func(a, b int) int { return cmp.Or(p.compareLabels(&fam[a], &fam[b]), a-b) })
+		}
+		scratch = append(scratch[:0], fam...)
+		for k, i := range perm {
+			fam[k] = scratch[i]
+		}
 	}
 	p.samples = sorted
 	// owner[r]: the family that owns name r, the first added of those
