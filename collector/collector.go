@@ -257,7 +257,8 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 
 	// Kamailio's own time starts here.
 	begin := time.Now()
-	calls, ahead := e.requestsAhead()
+	known := e.run.knownMethods()
+	calls := append([]call{{method: "core.uptime"}}, e.requests(known)...)
 	conn.send(ctx, calls)
 	methods, err := e.discover(ctx, conn)
 	if reused && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
@@ -284,36 +285,31 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 	if err != nil {
 		return
 	}
+	if known == nil {
+		// The first scrape of this exporter or of a Kamailio run: the
+		// requests go out now that the methods are known.
+		begin = time.Now()
+		conn.send(ctx, e.requests(methods))
+	}
 	for _, c := range e.collectors {
 		if !methods[c.name] {
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)
 			continue
 		}
-		if !ahead[c] {
-			begin = time.Now() // not sent with the others: its own time
-		}
 		e.collect(ctx, c, conn, out, own, begin)
 	}
 }
 
-// requestsAhead returns the requests a round sends before it reads a
-// reply: core.uptime, and those of the collectors that the last known
-// method list allows, which it also returns.
-func (e *Exporter) requestsAhead() ([]call, map[*collector]bool) {
-	calls := []call{{method: "core.uptime"}}
-	ahead := map[*collector]bool{}
-	if known := e.run.knownMethods(); known != nil {
-		for _, c := range e.collectors {
-			if !known[c.name] {
-				continue
-			}
-			if reqs := c.requests(&e.settings, &e.run); len(reqs) > 0 {
-				calls = append(calls, reqs...)
-				ahead[c] = true
-			}
+// requests returns the requests of the collectors whose methods Kamailio
+// has, in collector order, sent before the first reply is read.
+func (e *Exporter) requests(methods map[string]bool) []call {
+	var calls []call
+	for _, c := range e.collectors {
+		if methods[c.name] {
+			calls = append(calls, c.requests(&e.settings, &e.run)...)
 		}
 	}
-	return calls, ahead
+	return calls
 }
 
 // collect runs collector c, whose first request went out at begin: its

@@ -65,12 +65,14 @@ func TestScrapeKeepsOneConnection(t *testing.T) {
 }
 
 // holdServer answers BINRPC requests from the recordings. While hold is
-// set, it answers nothing until want requests have arrived on the
-// connection, so a client that waits for each reply before it sends the
-// next request never gets one.
+// set, it answers the first skip requests of a connection at once, then
+// nothing until want requests have arrived, so a client that waits for
+// each reply before it sends the next request never gets one; it then
+// answers them and stops holding.
 type holdServer struct {
 	recs     map[string]fakectl.Recording
 	hold     atomic.Bool
+	skip     atomic.Int64
 	want     atomic.Int64
 	requests atomic.Int64
 	listMeth atomic.Int64
@@ -80,7 +82,7 @@ func (h *holdServer) serve(t *testing.T, c net.Conn) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	var held [][]byte
-	for {
+	for n := int64(1); ; n++ {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		hdr, payload, err := fakectl.ReadFrame(r)
 		if err != nil {
@@ -101,8 +103,10 @@ func (h *holdServer) serve(t *testing.T, c net.Conn) {
 			out = fakectl.Packet(binrpc.TypeFault, req.Cookie, binrpc.Int(int64(resp.Fault.Code)), binrpc.String(resp.Fault.Message))
 		}
 		held = append(held, out)
-		if h.hold.Load() && int64(len(held)) < h.want.Load() {
+		if hold := h.hold.Load() && n > h.skip.Load(); hold && int64(len(held)) < h.want.Load() {
 			continue
+		} else if hold {
+			h.hold.Store(false)
 		}
 		for _, o := range held {
 			if _, err := c.Write(o); err != nil {
@@ -176,6 +180,51 @@ func TestScrapeIsPipelined(t *testing.T) {
 	}
 	if got := h.requests.Load(); got != want {
 		t.Fatalf("pipelined scrape sent %d requests, want %d", got, want)
+	}
+}
+
+// The first scrape of a run sends its collectors' requests together too,
+// once system.listMethods has answered: the server answers core.uptime
+// and system.listMethods, then holds every answer until ten more requests
+// have arrived.
+func TestFirstScrapeIsPipelined(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &holdServer{recs: loadRecordings(t)}
+	h.skip.Store(2)
+	h.want.Store(10)
+	h.hold.Store(true)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		if err == nil {
+			h.serve(t, c)
+		}
+	}()
+	addr, err := binrpc.ParseURI("unix://" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewExporter(addr, 2*time.Second, testSettings, nil, promslog.NewNopLogger())
+	defer e.Close()
+	out := e.scrape(context.Background())
+	if v, _ := upOf(out); v != 1 {
+		t.Fatal("kamailio_up != 1")
+	}
+	for _, smp := range out.samples {
+		if out.desc(&smp) == successDesc && smp.value != 1 {
+			t.Errorf("collector %s failed", out.values(&smp)[0])
+		}
+	}
+	if h.hold.Load() {
+		t.Error("the server still holds: fewer than ten requests were sent together")
 	}
 }
 
