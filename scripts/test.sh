@@ -67,8 +67,11 @@ step "end-to-end against a real Kamailio: Debian's, then the releases of ../shar
 rundir=$(mktemp -d /tmp/kamailio_exporter-test.XXXXXX)
 export KAMAILIO_RUNDIR="$rundir"
 cleanup() {
+  local status=$?
   if [ "${KEEP_KAMAILIO:-0}" != 1 ]; then
     scripts/kamailio.sh stop "$rundir" || true
+    # Kamailio's logs (about 12 MB a run) are kept when something failed.
+    if [ "$status" = 0 ]; then rm -rf "$rundir"; else echo "Kamailio's logs: $rundir" >&2; fi
   fi
   if [ -n "${demo_rundir:-}" ] && [ -d "$demo_rundir" ]; then
     scripts/kamailio.sh stop "$demo_rundir" || true
