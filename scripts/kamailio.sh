@@ -273,7 +273,13 @@ traffic() {
   fi
   echo "sent $calls calls and 5 REGISTERs"
   # Dispatcher probing marks the dead destination (set 2) inactive within
-  # a few ping intervals; wait for it so the state is deterministic.
+  # a few ping intervals; wait for it so the state is deterministic. The
+  # large instance's dispatcher.list is too large for kamcmd's reply
+  # buffer: not waited for (the benchmarks do not depend on that state).
+  if [ "${KAMAILIO_LARGE:-0}" = 1 ]; then
+    echo "dispatcher: large instance, dead destination not waited for"
+    return 0
+  fi
   for _ in $(seq 1 60); do
     if kamcmd -s "unix:$rundir/kamailio_ctl" dispatcher.list 2>/dev/null | grep -A1 "sip:$addr:5099" | grep -q 'FLAGS: I'; then
       echo "dispatcher: probed dead destination is inactive"
