@@ -123,35 +123,10 @@ func (h *holdServer) serve(t *testing.T, c net.Conn) {
 // The first scrape of a run may ask more, after a reply: "core.shmmem k"
 // after 5.6's 32-bit sizes.)
 func TestScrapeIsPipelined(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs := loadRecordings(t)
 	recs["stats.fetch_all"] = recs["stats.fetch_core"]
 	h := &holdServer{recs: recs}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); h.serve(t, c) }()
-		}
-	}()
-	addr, err := binrpc.ParseURI("unix://" + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewExporter(addr, 2*time.Second, testSettings, nil, promslog.NewNopLogger())
-	defer e.Close()
+	e := h.exporter(t)
 
 	out := e.scrape(context.Background()) // learns the method list and the run's facts
 	if v, _ := upOf(out); v != 1 {
@@ -173,11 +148,7 @@ func TestScrapeIsPipelined(t *testing.T) {
 	if v, _ := upOf(out); v != 1 {
 		t.Fatal("pipelined scrape: kamailio_up != 1")
 	}
-	for _, smp := range out.samples {
-		if out.desc(&smp) == successDesc && smp.value != 1 {
-			t.Fatalf("collector %s failed in the pipelined scrape", out.values(&smp)[0])
-		}
-	}
+	allSucceeded(t, out)
 	if got := h.requests.Load(); got != want {
 		t.Fatalf("pipelined scrape sent %d requests, want %d", got, want)
 	}
@@ -188,24 +159,40 @@ func TestScrapeIsPipelined(t *testing.T) {
 // and system.listMethods, then holds every answer until ten more requests
 // have arrived.
 func TestFirstScrapeIsPipelined(t *testing.T) {
+	h := &holdServer{recs: loadRecordings(t)}
+	h.skip.Store(2)
+	h.want.Store(10)
+	h.hold.Store(true)
+	out := h.exporter(t).scrape(context.Background())
+	if v, _ := upOf(out); v != 1 {
+		t.Fatal("kamailio_up != 1")
+	}
+	allSucceeded(t, out)
+	if h.hold.Load() {
+		t.Error("the server still holds: fewer than ten requests were sent together")
+	}
+}
+
+// exporter serves h on a unix socket until the test ends and returns an
+// exporter for it.
+func (h *holdServer) exporter(t *testing.T) *Exporter {
 	path := filepath.Join(t.TempDir(), "ctl")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &holdServer{recs: loadRecordings(t)}
-	h.skip.Store(2)
-	h.want.Store(10)
-	h.hold.Store(true)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c, err := ln.Accept()
-		if err == nil {
-			h.serve(t, c)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); h.serve(t, c) }()
 		}
 	}()
 	addr, err := binrpc.ParseURI("unix://" + path)
@@ -213,18 +200,17 @@ func TestFirstScrapeIsPipelined(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := NewExporter(addr, 2*time.Second, testSettings, nil, promslog.NewNopLogger())
-	defer e.Close()
-	out := e.scrape(context.Background())
-	if v, _ := upOf(out); v != 1 {
-		t.Fatal("kamailio_up != 1")
-	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// allSucceeded fails t for each collector of the scrape that failed.
+func allSucceeded(t *testing.T, out *page) {
+	t.Helper()
 	for _, smp := range out.samples {
 		if out.desc(&smp) == successDesc && smp.value != 1 {
 			t.Errorf("collector %s failed", out.values(&smp)[0])
 		}
-	}
-	if h.hold.Load() {
-		t.Error("the server still holds: fewer than ten requests were sent together")
 	}
 }
 
