@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -253,18 +252,23 @@ func (p *page) finish() {
 	p.index = nil
 }
 
-// key renders a series for a log message.
-func (p *page) key(x *sample) string {
-	var b strings.Builder
+// key renders a series for a log message, as the text format writes it.
+func (p *page) key(x *sample) string { return string(p.appendSeries(nil, x)) }
+
+// appendSeries appends x's name and labels as the text format writes them.
+func (p *page) appendSeries(b []byte, x *sample) []byte {
 	d := p.desc(x)
-	b.WriteString(d.name)
-	for i, v := range p.values(x) {
-		fmt.Fprintf(&b, "%c%s=%q", ",{"[b2i(i == 0)], d.labels[i], v)
+	b = append(b, d.name...)
+	off := int(x.tuple)
+	for l, li := range d.order {
+		var v []byte
+		v, off = p.value(off)
+		b = appendLabel(b, l, d.labels[li], v)
 	}
-	if len(d.labels) > 0 {
-		b.WriteByte('}')
+	if len(d.order) > 0 {
+		b = append(b, '}')
 	}
-	return b.String()
+	return b
 }
 
 func b2i(b bool) int {
@@ -350,17 +354,7 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 		w.WriteByte('\n')
 		for k := range fam {
 			x := &fam[k]
-			line = append(line[:0], name...)
-			off := int(x.tuple)
-			for l, li := range d.order {
-				var v []byte
-				v, off = p.value(off)
-				line = appendLabel(line, l, d.labels[li], v)
-			}
-			if len(d.order) > 0 {
-				line = append(line, '}')
-			}
-			line = append(appendFloat(append(line, ' '), x.value), '\n')
+			line = append(appendFloat(append(p.appendSeries(line[:0], x), ' '), x.value), '\n')
 			if _, err := w.Write(line); err != nil {
 				return dropped, err
 			}
