@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,27 @@ func TestLandingPageLinks(t *testing.T) {
 	}
 	if checked < 3 {
 		t.Errorf("only %d local links found on the landing page:\n%s", checked, page)
+	}
+}
+
+// The README's collector table lists every collector, in scrape order.
+func TestREADMECollectorTable(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(b), "\n| collector (`--[no-]collector.<name>`) |")
+	if !ok {
+		t.Fatal("README.md has no collector table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	var listed []string
+	for _, line := range strings.Split(table, "\n")[2:] {
+		name, _, _ := strings.Cut(strings.TrimPrefix(line, "| `"), "`")
+		listed = append(listed, name)
+	}
+	if want := collector.Names(); !slices.Equal(listed, want) {
+		t.Errorf("README's collector table lists\n%q\nwant\n%q", listed, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,6 +208,24 @@ func lineDiff(a, b string) string {
 
 // The whole exposition for each release's recorded replies, over every
 // transport.
+// The collectors in scrape order, with their defaults. The order decides
+// which collector owns a shared family (the earlier one's series win):
+// stats.fetch's shared memory over core.shmmem's, core.tcp_info's TLS limit
+// over tls.info's. The README's collector table lists them in this order.
+func TestCollectorList(t *testing.T) {
+	want := []string{"core.psa", "core.runinfo", "core.tcp_info", "core.info", "dlg.stats_active",
+		"dlg.profile_get_size", "dispatcher.list", "htable.listTables", "htable.stats", "pkg.stats",
+		"rtpengine.show", "sl.stats", "tm.stats", "stats.fetch", "core.shmmem", "tls.info",
+		"uac.reg_dump", "dmq.list_nodes", "keepalive.list", "mod.mem_stats (off)"}
+	var got []string
+	for _, c := range collectors {
+		got = append(got, c.name+map[bool]string{true: " (off)"}[c.off])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("collectors:\n%q\nwant\n%q", got, want)
+	}
+}
+
 func TestScrapeRecordedReplies(t *testing.T) {
 	for _, release := range releases(t) {
 		for _, network := range []string{"unix", "tcp", "udp", "unixgram"} {
