@@ -42,7 +42,15 @@ addr=${KAMAILIO_ADDR:-127.0.0.1}
 peer_addr=${KAMAILIO_PEER_ADDR:-127.0.1.${addr##*.}}
 build_packages=(build-essential bison flex cmake pkg-config libssl-dev zlib1g-dev)
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# pid_alive PID: PID runs. A zombie (exited, not yet reaped by whoever
+# adopted it) does not: it holds no socket.
+pid_alive() {
+  local st
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  { read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
 main_pid() { cat "$rundir/kamailio.main.pid" 2>/dev/null || true; }
 
 install() {
@@ -121,6 +129,9 @@ start_instance() {
     echo "kamailio already running (pid $(cat "$dir/kamailio.main.pid")) in $dir"
     return 0
   fi
+  # Kamailio refuses to start while the pid in its own pid file answers
+  # kill -0, which a zombie of the last run does: none of ours runs here.
+  rm -f "$dir/kamailio.pid"
   mkdir -p "$dir/dbtext"
   if [ ! -s "$dir/tls.key" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$iaddr" \
