@@ -11,6 +11,9 @@
 #    replies). One floor run follows every scrape block, so both see the
 #    machine in the same state; the floor reported is the median of those
 #    runs.
+#  - pipelined floor: the same RPCs written at once, then their replies
+#    read, as the exporter sends them (Kamailio's time without the round
+#    trips), run after each floor run; reported beside it.
 # Usage: scripts/bench-scrape.sh [test|large] [N=200] [ROUNDS=40] [BLOCKS=5]
 #   test:  the test Kamailio (scripts/kamailio.sh, without rtpengine)
 #   large: the large instance (KAMAILIO_LARGE=1: about 40 processes, 1 000
@@ -89,11 +92,12 @@ urls() { for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "$url"; done
 per_block=$(( (n + blocks - 1) / blocks ))
 mapfile -t warm < <(urls 20)
 curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
-: > "$rundir/scrape.txt"; : > "$rundir/floor.txt"
+: > "$rundir/scrape.txt"; : > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"
 for _ in $(seq 1 "$blocks"); do
   mapfile -t args < <(urls "$per_block")
   curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
+  "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" -pipelined < "$rundir/rpcs" >> "$rundir/pipelined.txt"
 done
 grep -c '^kamailio_' < <(curl -sf "$url") > "$rundir/series.txt" || true
 ctype=$(curl -sf --compressed -H "Accept: $accept" -o /dev/null -w '%{content_type}' "$url")
@@ -105,9 +109,11 @@ def pct(t, q):
     return t[min(len(t) - 1, max(0, int(round(q * len(t))) - 1))]
 t = sorted(float(x) for x in open(d + "/scrape.txt") if x.strip())
 floors = sorted(float(x) for x in open(d + "/floor.txt") if x.strip())
-med, floor = statistics.median(t), statistics.median(floors)
+piped = sorted(float(x) for x in open(d + "/pipelined.txt") if x.strip())
+med, floor, pfloor = statistics.median(t), statistics.median(floors), statistics.median(piped)
 print(f"instance: {instance}; {open(d + '/series.txt').read().strip()} kamailio_* samples per page; content type {ctype}")
 print(f"scrapes: {len(t)} (Prometheus's Accept, gzip, kept connection)  median {med*1000:.2f} ms  p99 {pct(t, 0.99)*1000:.2f} ms")
 print(f"floor: {len(floors)} runs: median {floor*1000:.2f} ms per round (min {floors[0]*1000:.2f}, max {floors[-1]*1000:.2f})")
 print(f"ratio median/floor: {med/floor:.2f}")
+print(f"pipelined floor: median {pfloor*1000:.2f} ms per round (min {piped[0]*1000:.2f}, max {piped[-1]*1000:.2f}); ratio median/pipelined floor: {med/pfloor:.2f}")
 PY

@@ -3,6 +3,9 @@
 // over one connection, it sends each request and reads its whole reply
 // before the next, as kamcmd does, but decodes nothing and prints nothing
 // (kamcmd cannot take replies of a large instance: "reply too big").
+// With -pipelined it writes all the requests of a round at once, then reads
+// the replies, as the exporter sends them: Kamailio's time without the
+// round trips.
 //
 //	go run ./internal/floor -uri unix:///path/kamailio_ctl -rounds 40 < rpcs
 //
@@ -28,14 +31,15 @@ import (
 func main() {
 	uri := flag.String("uri", "", "ctl socket (unix:// or tcp://)")
 	rounds := flag.Int("rounds", 40, "rounds of all the RPCs")
+	pipelined := flag.Bool("pipelined", false, "write a round's requests at once, then read the replies")
 	flag.Parse()
-	if err := run(*uri, *rounds, os.Stdin, os.Stdout); err != nil {
+	if err := run(*uri, *rounds, *pipelined, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
 }
 
-func run(uri string, rounds int, in io.Reader, out io.Writer) error {
+func run(uri string, rounds int, pipelined bool, in io.Reader, out io.Writer) error {
 	addr, err := binrpc.ParseURI(uri)
 	if err != nil {
 		return err
@@ -71,11 +75,19 @@ func run(uri string, rounds int, in io.Reader, out io.Writer) error {
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	r := bufio.NewReaderSize(c, 64<<10)
 	per := make([]time.Duration, 0, rounds)
+	all := slices.Concat(reqs...)
 	for range rounds {
 		begin := time.Now()
-		for _, req := range reqs {
-			if _, err := c.Write(req); err != nil {
+		if pipelined {
+			if _, err := c.Write(all); err != nil {
 				return err
+			}
+		}
+		for _, req := range reqs {
+			if !pipelined {
+				if _, err := c.Write(req); err != nil {
+					return err
+				}
 			}
 			h, err := binrpc.ReadHeader(r, 64<<20)
 			if err != nil {
