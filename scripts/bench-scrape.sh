@@ -15,6 +15,7 @@
 #    read, as the exporter sends them (Kamailio's time without the round
 #    trips), run after each floor run; reported beside it.
 # Usage: scripts/bench-scrape.sh [test|large] [N=200] [ROUNDS=40] [BLOCKS=5]
+# BENCH_EXPORTER=PATH measures that exporter binary instead of this tree's.
 #   test:  the test Kamailio (scripts/kamailio.sh, without rtpengine)
 #   large: the large instance (KAMAILIO_LARGE=1: about 40 processes, 1 000
 #          dispatcher destinations in 50 sets, 100 htables, 300 scripted
@@ -46,7 +47,11 @@ cleanup() {
 trap cleanup EXIT
 RTPENGINE=0 scripts/kamailio.sh start "$rundir" >/dev/null
 scripts/kamailio.sh traffic "$rundir" 10 >/dev/null
-go build -o "$rundir/kamailio_exporter" .
+if [ -n "${BENCH_EXPORTER:-}" ]; then
+  cp "$BENCH_EXPORTER" "$rundir/kamailio_exporter" # a build to compare with
+else
+  go build -o "$rundir/kamailio_exporter" .
+fi
 go build -o "$rundir/floor" ./internal/floor
 port=$(free_port)
 "$rundir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
