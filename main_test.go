@@ -155,17 +155,23 @@ func TestLandingPageLinks(t *testing.T) {
 	}
 }
 
-// The README's collector table lists every collector, in scrape order.
-func TestREADMECollectorTable(t *testing.T) {
+// readmeAfter returns README.md after the first occurrence of marker.
+func readmeAfter(t *testing.T, marker string) string {
+	t.Helper()
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(b), "\n| collector (`--[no-]collector.<name>`) |")
+	_, rest, ok := strings.Cut(string(b), marker)
 	if !ok {
-		t.Fatal("README.md has no collector table")
+		t.Fatalf("README.md has no %q", marker)
 	}
-	table, _, _ = strings.Cut(table, "\n\n")
+	return rest
+}
+
+// The README's collector table lists every collector, in scrape order.
+func TestREADMECollectorTable(t *testing.T) {
+	table, _, _ := strings.Cut(readmeAfter(t, "\n| collector (`--[no-]collector.<name>`) |"), "\n\n")
 	var listed []string
 	for _, line := range strings.Split(table, "\n")[2:] {
 		name, _, _ := strings.Cut(strings.TrimPrefix(line, "| `"), "`")
@@ -179,15 +185,7 @@ func TestREADMECollectorTable(t *testing.T) {
 // The README's flags table is one table (a blank line would end it and show
 // the rows after it as text) and lists every flag.
 func TestREADMEFlagsTable(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## Flags\n")
-	if !ok {
-		t.Fatal("README.md has no Flags section")
-	}
-	section, _, _ = strings.Cut(section, "\n#")
+	section, _, _ := strings.Cut(readmeAfter(t, "\n## Flags\n"), "\n#")
 	var tables int
 	var firstColumn []string
 	inTable := false
