@@ -3,7 +3,8 @@
 #   1. installs what it needs (Go modules, Kamailio, sipp, Prometheus)
 #   2. gofmt, go vet, unit tests with -race (recorded Kamailio replies)
 #   3. fuzzing of the BINRPC decoder for a bounded time
-#   4. a real Kamailio on loopback, SIP traffic from sipp, end-to-end tests
+#   4. a real Kamailio on loopback, SIP traffic from sipp, end-to-end tests;
+#      then the README's first command, scripts/demo.sh, against its demo Kamailio
 #   5. the monitoring mixin: promtool check rules, promtool test rules, dashboard
 #   6. the benchmarks, briefly, so they cannot rot
 # Environment: FUZZTIME (default 30s per target), KEEP_KAMAILIO=1 to leave
@@ -73,6 +74,7 @@ cleanup() {
     # Kamailio's logs (about 12 MB a run) are kept when something failed.
     if [ "$status" = 0 ]; then rm -rf "$rundir"; else echo "Kamailio's logs: $rundir" >&2; fi
   fi
+  if [ -n "${demo_pid:-}" ]; then kill "$demo_pid" 2>/dev/null || true; fi
   if [ -n "${demo_rundir:-}" ] && [ -d "$demo_rundir" ]; then
     scripts/kamailio.sh stop "$demo_rundir" || true
   fi
@@ -119,6 +121,29 @@ else
 fi
 unset KAMAILIO_PREFIX
 printf '%s\n' "${matrix[@]}"
+
+step "the README's first command: scripts/demo.sh serves a demo Kamailio's metrics"
+. scripts/lib.sh
+demo_rundir=$(mktemp -d /tmp/kamailio_exporter-demo-check.XXXXXX)
+demo_port=$(free_port)
+KAMAILIO_RUNDIR="$demo_rundir" scripts/demo.sh --web.listen-address="127.0.0.1:$demo_port" > "$demo_rundir/demo.log" 2>&1 &
+demo_pid=$!
+demo_up=0
+for _ in $(seq 1 600); do # 120 s: Kamailio, its traffic, the build
+  if curl -sf "http://127.0.0.1:$demo_port/metrics" 2>/dev/null | grep -q '^kamailio_up 1$'; then demo_up=1; break; fi
+  kill -0 "$demo_pid" 2>/dev/null || break
+  sleep 0.2
+done
+kill "$demo_pid" 2>/dev/null || true
+wait "$demo_pid" 2>/dev/null || true
+if [ "$demo_up" != 1 ]; then
+  echo "scripts/demo.sh: no kamailio_up 1 on 127.0.0.1:$demo_port; its output:" >&2
+  cat "$demo_rundir/demo.log" >&2
+  exit 1
+fi
+echo "scripts/demo.sh served kamailio_up 1"
+KAMAILIO_ADDR=127.0.0.2 scripts/kamailio.sh stop "$demo_rundir"
+rm -rf "$demo_rundir"
 
 step "monitoring mixin: promtool check/test rules, dashboard"
 mixin/check.sh
