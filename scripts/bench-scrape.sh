@@ -14,8 +14,13 @@
 #  - pipelined floor: the same RPCs written at once, then their replies
 #    read, as the exporter sends them (Kamailio's time without the round
 #    trips), run after each floor run; reported beside it.
+#  - kamcmd floor (test instance only; kamcmd cannot read the large one's
+#    replies): the issue's definition, one kamcmd over one connection sending
+#    the RPCs ROUNDS times; per round, (its time - one round's) / (ROUNDS-1),
+#    so that kamcmd's start-up does not count.
 # Usage: scripts/bench-scrape.sh [test|large] [N=200] [ROUNDS=40] [BLOCKS=5]
-# BENCH_EXPORTER=PATH measures that exporter binary instead of this tree's.
+# BENCH_EXPORTER=PATH measures that exporter binary instead of this tree's;
+# BENCH_TLS=1 serves the exporter over HTTPS (--web.config.file).
 #   test:  the test Kamailio (scripts/kamailio.sh, without rtpengine)
 #   large: the large instance (KAMAILIO_LARGE=1: about 40 processes, 1 000
 #          dispatcher destinations in 50 sets, 100 htables, 300 scripted
@@ -54,10 +59,17 @@ else
 fi
 go build -o "$rundir/floor" ./internal/floor
 port=$(free_port)
+web=() scheme=http
+if [ "${BENCH_TLS:-0}" = 1 ]; then
+  # HTTPS, with the test Kamailio's self-signed certificate.
+  printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$rundir/tls.crt" "$rundir/tls.key" > "$rundir/web.yml"
+  web=(--web.config.file="$rundir/web.yml") scheme=https
+  curl() { command curl -k "$@"; }
+fi
 "$rundir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
-  --collector.dialog.profiles=inbound > "$rundir/exporter.log" 2>&1 &
+  --collector.dialog.profiles=inbound "${web[@]}" > "$rundir/exporter.log" 2>&1 &
 pid=$!
-url="http://127.0.0.1:$port/metrics"
+url="$scheme://127.0.0.1:$port/metrics"
 wait_http "$url"
 
 # The RPCs of one scrape, as the exporter sends them once its method list
@@ -97,17 +109,29 @@ urls() { for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "$url"; done
 per_block=$(( (n + blocks - 1) / blocks ))
 mapfile -t warm < <(urls 20)
 curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
-: > "$rundir/scrape.txt"; : > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"
+: > "$rundir/scrape.txt"; : > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"; : > "$rundir/kamcmd.txt"
+for _ in $(seq 1 "$rounds"); do cat "$rundir/rpcs"; done > "$rundir/rpcs-rounds"
+# kamcmd_floor prints kamcmd's time per round of the RPCs, in seconds.
+kamcmd_floor() {
+  local t0 t1 t2
+  t0=$(date +%s.%N)
+  kamcmd -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs" > /dev/null
+  t1=$(date +%s.%N)
+  kamcmd -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs-rounds" > /dev/null
+  t2=$(date +%s.%N)
+  python3 -c "print(max(0.0, (($t2 - $t1) - ($t1 - $t0)) / ($rounds - 1)))"
+}
 for _ in $(seq 1 "$blocks"); do
   mapfile -t args < <(urls "$per_block")
   curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" -pipelined < "$rundir/rpcs" >> "$rundir/pipelined.txt"
+  if [ "$instance" = test ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
 done
 grep -c '^kamailio_' < <(curl -sf "$url") > "$rundir/series.txt" || true
 ctype=$(curl -sf --compressed -H "Accept: $accept" -o /dev/null -w '%{content_type}' "$url")
 
-python3 - "$rundir" "$instance" "$ctype" <<'PY'
+python3 - "$rundir" "$instance" "$ctype" "$scheme" <<'PY'
 import statistics, sys
 d, instance, ctype = sys.argv[1], sys.argv[2], sys.argv[3]
 def pct(t, q):
@@ -115,10 +139,14 @@ def pct(t, q):
 t = sorted(float(x) for x in open(d + "/scrape.txt") if x.strip())
 floors = sorted(float(x) for x in open(d + "/floor.txt") if x.strip())
 piped = sorted(float(x) for x in open(d + "/pipelined.txt") if x.strip())
+kam = sorted(float(x) for x in open(d + "/kamcmd.txt") if x.strip())
 med, floor, pfloor = statistics.median(t), statistics.median(floors), statistics.median(piped)
 print(f"instance: {instance}; {open(d + '/series.txt').read().strip()} kamailio_* samples per page; content type {ctype}")
-print(f"scrapes: {len(t)} (Prometheus's Accept, gzip, kept connection)  median {med*1000:.2f} ms  p99 {pct(t, 0.99)*1000:.2f} ms")
+print(f"scrapes: {len(t)} ({sys.argv[4]}, Prometheus's Accept, gzip, kept connection)  median {med*1000:.2f} ms  p99 {pct(t, 0.99)*1000:.2f} ms")
 print(f"floor: {len(floors)} runs: median {floor*1000:.2f} ms per round (min {floors[0]*1000:.2f}, max {floors[-1]*1000:.2f})")
 print(f"ratio median/floor: {med/floor:.2f}")
 print(f"pipelined floor: median {pfloor*1000:.2f} ms per round (min {piped[0]*1000:.2f}, max {piped[-1]*1000:.2f}); ratio median/pipelined floor: {med/pfloor:.2f}")
+if kam:
+    kfloor = statistics.median(kam)
+    print(f"kamcmd floor (one kamcmd over one connection): median {kfloor*1000:.2f} ms per round (min {kam[0]*1000:.2f}, max {kam[-1]*1000:.2f}); ratio median/kamcmd floor: {med/kfloor:.2f}")
 PY
