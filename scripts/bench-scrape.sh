@@ -14,10 +14,11 @@
 #  - pipelined floor: the same RPCs written at once, then their replies
 #    read, as the exporter sends them (Kamailio's time without the round
 #    trips), run after each floor run; reported beside it.
-#  - kamcmd floor (test instance only; kamcmd cannot read the large one's
-#    replies): the definition, one kamcmd over one connection sending
-#    the RPCs ROUNDS times; per round, (its time - one round's) / (ROUNDS-1),
-#    so that kamcmd's start-up does not count.
+#  - kamcmd floor: the definition, one kamcmd over one connection
+#    sending the RPCs ROUNDS times; per round, (its time - one round's) /
+#    (ROUNDS-1), so that kamcmd's start-up does not count. On the test
+#    instance; on the large one only with BENCH_KAMCMD=PATH, a kamcmd whose
+#    reply buffer (MAX_REPLY_SIZE, 128 KiB) takes dispatcher.list's reply.
 # Usage: scripts/bench-scrape.sh [test|large] [N=200] [ROUNDS=40] [BLOCKS=5]
 # BENCH_EXPORTER=PATH measures that exporter binary instead of this tree's;
 # BENCH_TLS=1 serves the exporter over HTTPS (--web.config.file).
@@ -111,13 +112,14 @@ mapfile -t warm < <(urls 20)
 curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
 : > "$rundir/scrape.txt"; : > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"; : > "$rundir/kamcmd.txt"
 for _ in $(seq 1 "$rounds"); do cat "$rundir/rpcs"; done > "$rundir/rpcs-rounds"
+kamcmd=${BENCH_KAMCMD:-kamcmd}
 # kamcmd_floor prints kamcmd's time per round of the RPCs, in seconds.
 kamcmd_floor() {
   local t0 t1 t2
   t0=$(date +%s.%N)
-  kamcmd -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs" > /dev/null
+  "$kamcmd" -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs" > /dev/null
   t1=$(date +%s.%N)
-  kamcmd -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs-rounds" > /dev/null
+  "$kamcmd" -s "unix:$rundir/kamailio_ctl" < "$rundir/rpcs-rounds" > /dev/null
   t2=$(date +%s.%N)
   python3 -c "print(max(0.0, (($t2 - $t1) - ($t1 - $t0)) / ($rounds - 1)))"
 }
@@ -126,7 +128,7 @@ for _ in $(seq 1 "$blocks"); do
   curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" -pipelined < "$rundir/rpcs" >> "$rundir/pipelined.txt"
-  if [ "$instance" = test ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
+  if [ "$instance" = test ] || [ -n "${BENCH_KAMCMD:-}" ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
 done
 grep -c '^kamailio_' < <(curl -sf "$url") > "$rundir/series.txt" || true
 ctype=$(curl -sf --compressed -H "Accept: $accept" -o /dev/null -w '%{content_type}' "$url")
