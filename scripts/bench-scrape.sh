@@ -128,7 +128,7 @@ for _ in $(seq 1 "$blocks"); do
   curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" -pipelined < "$rundir/rpcs" >> "$rundir/pipelined.txt"
-  if [ "$instance" = test ] || [ -n "${BENCH_KAMCMD:-}" ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
+  if { [ "$instance" = test ] || [ -n "${BENCH_KAMCMD:-}" ]; } && [ "$rounds" -gt 1 ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
 done
 grep -c '^kamailio_' < <(curl -sf "$url") > "$rundir/series.txt" || true
 ctype=$(curl -sf --compressed -H "Accept: $accept" -o /dev/null -w '%{content_type}' "$url")
