@@ -206,8 +206,6 @@ func lineDiff(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// The whole exposition for each release's recorded replies, over every
-// transport.
 // The collectors in scrape order, with their defaults. The order decides
 // which collector owns a shared family (the earlier one's series win):
 // stats.fetch's shared memory over core.shmmem's, core.tcp_info's TLS limit
@@ -226,6 +224,8 @@ func TestCollectorList(t *testing.T) {
 	}
 }
 
+// The whole exposition for each release's recorded replies, over every
+// transport.
 func TestScrapeRecordedReplies(t *testing.T) {
 	for _, release := range releases(t) {
 		for _, network := range []string{"unix", "tcp", "udp", "unixgram"} {
