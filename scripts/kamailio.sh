@@ -42,14 +42,15 @@ addr=${KAMAILIO_ADDR:-127.0.0.1}
 peer_addr=${KAMAILIO_PEER_ADDR:-127.0.1.${addr##*.}}
 build_packages=(build-essential bison flex cmake pkg-config libssl-dev zlib1g-dev)
 
+# proc_stat PID: sets the caller's st to the fields of /proc/PID/stat after
+# the command name (state, ppid, ...); fails when PID is gone.
+proc_stat() { { read -r st < "/proc/$1/stat"; } 2>/dev/null && st=${st##*) }; }
+
 # pid_alive PID: PID runs. A zombie (exited, not yet reaped by whoever
 # adopted it) does not: it holds no socket.
 pid_alive() {
   local st
-  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
-  { read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && proc_stat "$1" && [ "${st%% *}" != Z ]
 }
 main_pid() { cat "$rundir/kamailio.main.pid" 2>/dev/null || true; }
 
@@ -201,12 +202,12 @@ start_instance() {
 
 # children PID: the pids of PID's children (read from /proc, no tools).
 children() {
-  local f st
-  for f in /proc/[0-9]*/stat; do
-    { read -r st < "$f"; } 2>/dev/null || continue
-    st=${st##*) }  # the fields after the command name: state, ppid, ...
-    st=${st#* }
-    if [ "${st%% *}" = "$1" ]; then f=${f#/proc/}; echo "${f%/stat}"; fi
+  local p st
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    proc_stat "$p" || continue
+    st=${st#* } # from the ppid on
+    if [ "${st%% *}" = "$1" ]; then echo "$p"; fi
   done
 }
 
