@@ -6,8 +6,9 @@
 // them all, in scrape order, with the requests each sends. One file per
 // Kamailio module or RPC family holds the collectors; the framework is this
 // file (the exporter and its scrape), conn.go (the connection, pipelined),
-// sink.go (families and the transactional Sink), page.go (a scrape's series
-// and the text exposition), handler.go (HTTP), reply.go (reading replies).
+// sink.go (families and the transactional Sink), handler.go (HTTP),
+// reply.go (reading replies). The scrape's series go to a page
+// (internal/page), which writes the exposition.
 //
 // A scrape asks core.uptime, and system.listMethods once per Kamailio run,
 // then sends every enabled collector's requests back to back before it
@@ -19,12 +20,9 @@
 // Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
 // same deadline.
 //
-// To stay small on a large Kamailio, a scrape keeps its series in a compact
-// page (16 bytes each plus shared label values) and writes the text format
-// straight from it, sorted as promhttp sorts (protobuf, when asked for,
-// goes through promhttp from client_model families built from the page);
-// large replies are walked one member at a time (Caller.CallEncoded) rather
-// than decoded whole. Concurrent scrapes share one round (singleflight).
+// To stay small on a large Kamailio, large replies are walked one member at
+// a time (Caller.CallEncoded) rather than decoded whole, into the compact
+// page. Concurrent scrapes share one round (singleflight).
 package collector
 
 import (
@@ -40,9 +38,11 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 // Caller sends one RPC and returns its reply's top-level values; a fault is
@@ -208,26 +208,33 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 // still works, on a connection of its own.
 func (e *Exporter) Close() { e.idle.close() }
 
+// result is a finished scrape, immutable.
+type result struct {
+	page *page.Page
+	// custom holds the families of Kamailio's xhttp_prom page, sorted by
+	// name.
+	custom []*dto.MetricFamily
+}
+
 // sharedScrape scrapes Kamailio, or waits for the scrape in flight (whose
 // deadline then holds): one round is in flight per Kamailio, so several
 // Prometheus servers cost it one round.
-func (e *Exporter) sharedScrape(ctx context.Context) *page {
-	p, _, _ := e.inflight.Do("", func() (any, error) { return e.scrape(ctx), nil })
-	return p.(*page)
+func (e *Exporter) sharedScrape(ctx context.Context) *result {
+	r, _, _ := e.inflight.Do("", func() (any, error) { return e.scrape(ctx), nil })
+	return r.(*result)
 }
 
-// scrape runs one scrape, bounded by ctx and the exporter's timeout, and
-// returns its finished page.
-func (e *Exporter) scrape(ctx context.Context) *page {
+// scrape runs one scrape, bounded by ctx and the exporter's timeout.
+func (e *Exporter) scrape(ctx context.Context) *result {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	out := &page{}
-	own := newSink(e.logger, out) // the scrape's own samples
+	out := &result{page: &page.Page{}}
+	own := newSink(e.logger, out.page) // the scrape's own samples
 	var custom <-chan customResult
 	if e.custom != nil {
 		custom = e.custom.start(ctx)
 	}
-	e.round(ctx, out, own)
+	e.round(ctx, out.page, own)
 	if custom != nil {
 		r := <-custom
 		own.Add(durationDesc, r.duration.Seconds(), customCollector)
@@ -239,16 +246,16 @@ func (e *Exporter) scrape(ctx context.Context) *page {
 			out.custom = r.families
 		}
 	}
-	out.finish()
-	if len(out.dropped) > 0 {
-		e.logger.Warn("dropped duplicate or invalid series", "count", len(out.dropped), "first", out.dropped[0])
+	out.page.Finish()
+	if dropped := out.page.Dropped(); len(dropped) > 0 {
+		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
 	}
 	return out
 }
 
 // round runs discovery and the collectors on the kept connection (or a new
 // one), adding their series to out and the scrape's own samples to own.
-func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
+func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	status := own.Add
 	status(roundsDesc, float64(e.rounds.Add(1)))
 	conn := &scrapeConn{addr: e.addr, conn: e.idle.take()}
@@ -277,7 +284,10 @@ func (e *Exporter) round(ctx context.Context, out *page, own *Sink) {
 	} else if err != nil {
 		e.logger.Error("collector failed", "collector", listMethods, "err", err)
 	}
-	up := float64(b2i(err == nil))
+	up := 0.0
+	if err == nil {
+		up = 1
+	}
 	status(durationDesc, time.Since(begin).Seconds(), listMethods)
 	status(successDesc, up, listMethods)
 	status(upDesc, up)
@@ -314,7 +324,7 @@ func (e *Exporter) requests(methods map[string]bool) []call {
 
 // collect runs collector c, whose first request went out at begin: its
 // series go to out if it succeeds, its status to own.
-func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, out *page, own *Sink, begin time.Time) {
+func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, out *page.Page, own *Sink, begin time.Time) {
 	s := newSink(e.logger, out)
 	s.descs, s.run = &e.descs, &e.run
 	err := e.update(ctx, c, conn, s)

@@ -21,8 +21,8 @@ var (
 		"TCP connection limit", prometheus.GaugeValue)
 	// Also filled by tls.info: one family, one HELP (the reference exporter
 	// declared it twice and failed every scrape when tls was loaded).
-	tlsMaxConnectionsDesc = sharedDesc(newDesc(namespace+"_tls_max_connections",
-		"TLS connection limit", prometheus.GaugeValue))
+	tlsMaxConnectionsDesc = newDesc(namespace+"_tls_max_connections",
+		"TLS connection limit", prometheus.GaugeValue).MarkShared()
 	tlsConnectionsDesc = newDesc(namespace+"_tls_connections",
 		"Opened TLS connections", prometheus.GaugeValue)
 )

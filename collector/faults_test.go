@@ -196,7 +196,7 @@ func TestNoLeakAfterFailingScrapes(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	g0, fd0 := runtime.NumGoroutine(), openFDs(t)
 	for i := range 1000 {
-		if up, _ := sampleUp(exporters[i%2].scrape(context.Background())); up != 0 {
+		if up, _ := upOf(exporters[i%2].scrape(context.Background())); up != 0 {
 			t.Fatalf("scrape %d: up %v", i, up)
 		}
 	}
@@ -212,15 +212,6 @@ func TestNoLeakAfterFailingScrapes(t *testing.T) {
 	if g1 > g0+2 || fd1 > fd0+2 {
 		t.Fatalf("leak: goroutines %d -> %d, fds %d -> %d", g0, g1, fd0, fd1)
 	}
-}
-
-func sampleUp(p *page) (float64, bool) {
-	for _, smp := range p.samples {
-		if p.desc(&smp) == upDesc {
-			return smp.value, true
-		}
-	}
-	return 0, false
 }
 
 // The log line of a failed collector names the collector and carries

@@ -51,19 +51,19 @@ func FuzzCollectors(f *testing.F) {
 			if err := c.update(context.Background(), replyCaller{vals, encoded}, &testSettings, s); err != nil {
 				continue
 			}
-			s.page.finish()
+			s.out.Finish()
 			reg := prometheus.NewPedanticRegistry()
-			reg.MustRegister(pageCollector{s.page})
+			reg.MustRegister(pageCollector{s.out})
 			if _, err := reg.Gather(); err != nil {
 				t.Fatalf("collector %s: %v", c.name, err)
 			}
 			// What is served, text and protobuf, is what the registry gives.
 			none := prometheus.NewRegistry()
-			want := registryText(t, s.page, none)
-			if pageText(t, s.page, none, nil) != want {
+			want := registryText(t, s.out, none)
+			if pageText(t, s.out, none, nil) != want {
 				t.Fatalf("collector %s: the text page differs from the registry's", c.name)
 			}
-			if gatheredText(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return s.page.families(), nil })) != want {
+			if gatheredText(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return s.out.Families(), nil })) != want {
 				t.Fatalf("collector %s: the page's families differ from the registry's", c.name)
 			}
 		}

@@ -71,14 +71,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fams, err := h.others.Gather()
 		others <- gathered{fams, err}
 	}()
-	p := h.e.sharedScrape(ctx)
+	res := h.e.sharedScrape(ctx)
+	p := res.page
 	g := <-others
-	fams := h.withCustom(p, g.fams)
+	fams := h.withCustom(res, g.fams)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
 		promhttp.HandlerFor(prometheus.Gatherers{
 			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, g.err }),
-			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.families(), nil }),
+			prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.Families(), nil }),
 		}, h.opts).ServeHTTP(w, r)
 		return
 	}
@@ -103,7 +104,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer gz.Close()
 		out = gz
 	}
-	dropped, err := p.writeText(bufio.NewWriterSize(out, 32<<10), fams, keep)
+	dropped, err := p.WriteText(bufio.NewWriterSize(out, 32<<10), fams, keep)
 	if err != nil {
 		h.logger.Debug("writing metrics failed", "err", err)
 	}
@@ -114,19 +115,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // withCustom merges the xhttp_prom families into fams, both sorted by
 // name; one whose name fams or the page holds is dropped with a warning.
-func (h *handler) withCustom(p *page, fams []*dto.MetricFamily) []*dto.MetricFamily {
-	if len(p.custom) == 0 {
+func (h *handler) withCustom(res *result, fams []*dto.MetricFamily) []*dto.MetricFamily {
+	if len(res.custom) == 0 {
 		return fams
 	}
-	taken := make(map[string]bool, len(p.descs)+len(fams))
-	for _, d := range p.descs {
-		taken[d.name] = true
+	taken := make(map[string]bool, len(res.page.Descs())+len(fams))
+	for _, d := range res.page.Descs() {
+		taken[d.Name()] = true
 	}
 	for _, f := range fams {
 		taken[f.GetName()] = true
 	}
-	out := make([]*dto.MetricFamily, 0, len(fams)+len(p.custom))
-	for _, f := range p.custom {
+	out := make([]*dto.MetricFamily, 0, len(fams)+len(res.custom))
+	for _, f := range res.custom {
 		if taken[f.GetName()] {
 			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
 		} else {

@@ -19,25 +19,41 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
 
-// pageCollector hands a page to a registry as prometheus.Metrics, so that
-// tests see the page as client_golang checks and writes it.
-type pageCollector struct{ p *page }
+// pageCollector hands a page's series to a registry as prometheus.Metrics,
+// so that tests see the page as client_golang checks and writes it.
+type pageCollector struct{ p *page.Page }
 
 func (pageCollector) Describe(chan<- *prometheus.Desc) {}
 func (c pageCollector) Collect(ch chan<- prometheus.Metric) {
-	for i := range c.p.samples {
-		x := &c.p.samples[i]
-		d := c.p.desc(x)
-		desc := prometheus.NewDesc(d.name, d.help, d.labels, nil)
-		m, err := prometheus.NewConstMetric(desc, d.typ, x.value, c.p.values(x)...)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(desc, err)
+	for _, f := range c.p.Families() {
+		for _, m := range f.Metric {
+			var names, values []string
+			for _, l := range m.Label {
+				names, values = append(names, l.GetName()), append(values, l.GetValue())
+			}
+			desc := prometheus.NewDesc(f.GetName(), f.GetHelp(), names, nil)
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue()
+			metric, err := prometheus.NewConstMetric(desc, valueType(f.GetType()), v, values...)
+			if err != nil {
+				metric = prometheus.NewInvalidMetric(desc, err)
+			}
+			ch <- metric
 		}
-		ch <- m
 	}
+}
+
+func valueType(t dto.MetricType) prometheus.ValueType {
+	switch t {
+	case dto.MetricType_COUNTER:
+		return prometheus.CounterValue
+	case dto.MetricType_GAUGE:
+		return prometheus.GaugeValue
+	}
+	return prometheus.UntypedValue
 }
 
 // scraped is an exporter as a prometheus.Collector: each Collect is a
@@ -46,12 +62,12 @@ type scraped struct{ e *Exporter }
 
 func (scraped) Describe(chan<- *prometheus.Desc) {}
 func (s scraped) Collect(ch chan<- prometheus.Metric) {
-	pageCollector{s.e.sharedScrape(context.Background())}.Collect(ch)
+	pageCollector{s.e.sharedScrape(context.Background()).page}.Collect(ch)
 }
 
 // registryText is the exposition promhttp writes for a page and others:
 // through prometheus.Metrics, a registry's Gather and expfmt.
-func registryText(t *testing.T, p *page, others prometheus.Gatherer) string {
+func registryText(t *testing.T, p *page.Page, others prometheus.Gatherer) string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(pageCollector{p})
@@ -74,7 +90,7 @@ func gatheredText(t *testing.T, g prometheus.Gatherer) string {
 	return b.String()
 }
 
-func pageText(t *testing.T, p *page, others prometheus.Gatherer, keep map[string]bool) string {
+func pageText(t *testing.T, p *page.Page, others prometheus.Gatherer, keep map[string]bool) string {
 	t.Helper()
 	fams, err := others.Gather()
 	if err != nil {
@@ -82,8 +98,8 @@ func pageText(t *testing.T, p *page, others prometheus.Gatherer, keep map[string
 	}
 	var b bytes.Buffer
 	w := bufio.NewWriter(&b)
-	if dropped, err := p.writeText(w, fams, keep); err != nil || len(dropped) > 0 {
-		t.Fatalf("writeText: %v, dropped %v", err, dropped)
+	if dropped, err := p.WriteText(w, fams, keep); err != nil || len(dropped) > 0 {
+		t.Fatalf("WriteText: %v, dropped %v", err, dropped)
 	}
 	return b.String()
 }
@@ -104,45 +120,37 @@ func otherFamilies() prometheus.Gatherer {
 
 // A family of others that the page carries too is dropped, and said.
 func TestWriteTextDropsOthersTwin(t *testing.T) {
-	p := newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background())
-	success := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: successDesc.name, Help: successDesc.help}, []string{"collector"})
+	p := newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background()).page
+	success := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: successDesc.Name(), Help: successDesc.Help()}, []string{"collector"})
 	success.WithLabelValues("zz_other").Set(0.5)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(success)
 	fams, _ := reg.Gather()
 	var b bytes.Buffer
-	dropped, err := p.writeText(bufio.NewWriter(&b), fams, nil)
-	if err != nil || len(dropped) != 1 || strings.Contains(b.String(), "zz_other") || !strings.Contains(b.String(), successDesc.name) {
+	dropped, err := p.WriteText(bufio.NewWriter(&b), fams, nil)
+	if err != nil || len(dropped) != 1 || strings.Contains(b.String(), "zz_other") || !strings.Contains(b.String(), successDesc.Name()) {
 		t.Fatalf("dropped %v, err %v; page has the other's series: %v", dropped, err, strings.Contains(b.String(), "zz_other"))
 	}
 }
 
 // The page's own text writer, and its families for promhttp, give byte for
-// byte what promhttp gives through a registry, for the replies of the real Kamailio and for the
-// synthetic instance (every statistic, profile, process and destination).
+// byte what promhttp gives through a registry, for the replies of the real
+// Kamailio and for the synthetic instance (every statistic, profile,
+// process and destination). internal/page tests values that need escaping.
 func TestWriteTextEqualsRegistryExposition(t *testing.T) {
-	pages := map[string]*page{
-		"recorded":      newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background()),
-		"synthetic 10%": syntheticExporter(t, synthetic.Scaled(10), nil).scrape(context.Background()),
+	pages := map[string]*page.Page{
+		"recorded":      newTestExporter(t, replay(t, "unix", nil), 10*time.Second).scrape(context.Background()).page,
+		"synthetic 10%": syntheticExporter(t, synthetic.Scaled(10), nil).scrape(context.Background()).page,
 	}
-	// Values and label values the text format escapes or spells specially.
-	odd := &page{}
-	s := newSink(promslog.NewNopLogger(), odd)
-	for i, v := range []float64{0, -zero(), 1, -1, 0.5, 1e21, -3.25e-7, nan(), inf(1), inf(-1), 1234567, 999999, -999999, 1e6, -1e6, 12.5e5, -42} {
-		s.Add(processStatusDesc, v, string(rune('a'+i)), "q\"uote", "back\\slash", "new\nline \xff")
-	}
-	s.Add(upDesc, 1)
-	odd.finish()
-	pages["odd values"] = odd
 	for name, p := range pages {
 		t.Run(name, func(t *testing.T) {
-			if len(p.samples) < 10 {
-				t.Fatalf("only %d series", len(p.samples))
+			if p.Len() < 10 {
+				t.Fatalf("only %d series", p.Len())
 			}
 			want := registryText(t, p, otherFamilies())
 			// The protobuf path's families, written by expfmt.
 			fams := gatheredText(t, prometheus.Gatherers{otherFamilies(),
-				prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.families(), nil })})
+				prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.Families(), nil })})
 			if fams != want {
 				t.Error("the page's families differ from the registry's")
 			}
@@ -157,69 +165,6 @@ func TestWriteTextEqualsRegistryExposition(t *testing.T) {
 				t.Fatalf("%d lines, want %d", len(gl), len(wl))
 			}
 		})
-	}
-}
-
-func nan() float64 { var z float64; return z / z }
-func inf(sign int) float64 {
-	if sign > 0 {
-		return 1 / zero()
-	}
-	return -1 / zero()
-}
-func zero() float64 { return 0 }
-
-// Of equal series the first added wins; a family that conflicts with an
-// earlier one of that name loses its series; both are reported, but
-// repeats of shared families.
-func TestFinishDeduplicates(t *testing.T) {
-	p := &page{}
-	s := newSink(promslog.NewNopLogger(), p)
-	s.Add(upDesc, 1)
-	s.Add(upDesc, 2)
-	s.Add(durationDesc, 3, "b")
-	s.Add(durationDesc, 4, "a")
-	s.Add(durationDesc, 5, "b")
-	clash := makeDesc(upDesc.name, "another help", prometheus.GaugeValue)
-	s.Add(clash, 6)
-	shared := makeDesc("kamailio_shared", "s", prometheus.GaugeValue, "l")
-	shared.shared = true
-	s.Add(shared, 7, "x")
-	s.Add(shared, 8, "x")
-	p.finish()
-	var got []string
-	for i := range p.samples {
-		got = append(got, p.key(&p.samples[i])+"="+string(appendFloat(nil, p.samples[i].value)))
-	}
-	want := []string{`kamailio_scrape_collector_duration_seconds{collector="a"}=4`, `kamailio_scrape_collector_duration_seconds{collector="b"}=3`, "kamailio_shared{l=\"x\"}=7", "kamailio_up=1"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Fatalf("series %v, want %v", got, want)
-	}
-	if len(p.dropped) != 3 {
-		t.Fatalf("dropped %q, want the second up, the second b and the clash", p.dropped)
-	}
-}
-
-// A failed collector's series leave the page, and series added after it
-// do not share its label values.
-func TestDiscardRemovesSeries(t *testing.T) {
-	p := &page{}
-	a := newSink(promslog.NewNopLogger(), p)
-	a.Add(durationDesc, 1, "kept")
-	b := newSink(promslog.NewNopLogger(), p)
-	b.Add(durationDesc, 2, "gone")
-	b.Add(successDesc, 2, "gone")
-	b.discard()
-	c := newSink(promslog.NewNopLogger(), p)
-	c.Add(successDesc, 3, "later")
-	p.finish()
-	if len(p.samples) != 2 {
-		t.Fatalf("%d series, want 2", len(p.samples))
-	}
-	for i := range p.samples {
-		if v := p.values(&p.samples[i])[0]; v == "gone" {
-			t.Fatalf("series of the failed collector kept: %s", p.key(&p.samples[i]))
-		}
 	}
 }
 

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 		}
 		for _, a := range []struct {
 			t    time.Time
-			desc *Desc
+			desc *page.Desc
 		}{{times[0], kaLastCheckDesc}, {lastUp, kaLastUpDesc}, {lastDown, kaLastDownDesc}} {
 			if a.t.Year() > 1970 { // ctime of 0: never
 				s.Add(a.desc, now.Sub(a.t).Seconds(), uri, owner)

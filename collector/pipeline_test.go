@@ -3,7 +3,6 @@ package collector
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"path/filepath"
 	"sync"
@@ -205,18 +204,16 @@ func (h *holdServer) exporter(t *testing.T) *Exporter {
 }
 
 // allSucceeded fails t for each collector of the scrape that failed.
-func allSucceeded(t *testing.T, out *page) {
+func allSucceeded(t *testing.T, out *result) {
 	t.Helper()
-	for _, smp := range out.samples {
-		if out.desc(&smp) == successDesc && smp.value != 1 {
-			t.Errorf("collector %s failed", out.values(&smp)[0])
+	for _, f := range out.page.Families() {
+		for _, m := range f.Metric {
+			if f.GetName() == successDesc.Name() && m.GetGauge().GetValue() != 1 {
+				t.Errorf("collector %s failed", m.Label[0].GetValue())
+			}
 		}
 	}
 }
 
-func upOf(s *page) (float64, error) {
-	if v, ok := sampleUp(s); ok {
-		return v, nil
-	}
-	return 0, errors.New("no kamailio_up")
-}
+// upOf returns a scrape's kamailio_up.
+func upOf(r *result) (float64, bool) { return sampleValue(r.page.Families(), upDesc.Name(), nil) }

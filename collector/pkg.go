@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 var (
@@ -16,7 +17,7 @@ var (
 	pkgFragsDesc = newDesc(namespace+"_pkgmem_frags", "Private memory total frags", prometheus.GaugeValue, "entry", "pid")
 
 	// in the order of the members picked after entry and pid
-	pkgDescs = []*Desc{pkgUsedDesc, pkgFreeDesc, pkgRealDesc, pkgSizeDesc, pkgFragsDesc}
+	pkgDescs = []*page.Desc{pkgUsedDesc, pkgFreeDesc, pkgRealDesc, pkgSizeDesc, pkgFragsDesc}
 )
 
 // pkg.stats: one struct per process {entry, pid, rank, used, free,

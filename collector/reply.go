@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 // Helpers the collectors share to read replies.
@@ -105,7 +106,7 @@ func memberText(key string, v binrpc.Value, ok bool) (string, error) {
 // field maps a struct member to a family.
 type field struct {
 	key  string
-	desc *Desc
+	desc *page.Desc
 }
 
 // addFields adds one sample per field present in st. Missing members are
@@ -129,9 +130,9 @@ func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) 
 // asSample is v as a sample of d. ctl sends a C int as a 32-bit BINRPC
 // int: a counter held in an unsigned int (tm.stats') arrives negative once
 // it passes 2^31, and is read back as unsigned.
-func asSample(v binrpc.Value, d *Desc) (float64, error) {
+func asSample(v binrpc.Value, d *page.Desc) (float64, error) {
 	n, err := v.Float()
-	if err == nil && n < 0 && d.typ == prometheus.CounterValue && v.Kind == binrpc.KindInt && n >= math.MinInt32 {
+	if err == nil && n < 0 && d.Type() == prometheus.CounterValue && v.Kind == binrpc.KindInt && n >= math.MinInt32 {
 		n += 1 << 32
 	}
 	return n, err
@@ -151,7 +152,7 @@ func isCode(s string) bool {
 }
 
 // addCodes adds the members of st named like reply codes to d.
-func addCodes(s *Sink, method string, st binrpc.Value, d *Desc) error {
+func addCodes(s *Sink, method string, st binrpc.Value, d *page.Desc) error {
 	for _, m := range st.Members {
 		if !m.Named || !isCode(m.Name) {
 			continue

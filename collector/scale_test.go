@@ -33,8 +33,8 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				out := e.scrape(context.Background())
-				if len(out.samples) < inst.Items() {
-					b.Fatalf("%d samples for %d items", len(out.samples), inst.Items())
+				if out.page.Len() < inst.Items() {
+					b.Fatalf("%d samples for %d items", out.page.Len(), inst.Items())
 				}
 			}
 			perItem(b, inst.Items())
@@ -109,8 +109,8 @@ func BenchmarkPerItem(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					out := e.scrape(context.Background())
-					if len(out.samples) < n {
-						b.Fatalf("%d samples for %d items", len(out.samples), n)
+					if out.page.Len() < n {
+						b.Fatalf("%d samples for %d items", out.page.Len(), n)
 					}
 				}
 				perItem(b, max(n, 1))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 // The curated stats.fetch families of the reference exporter, with its
@@ -19,8 +20,8 @@ var (
 	coreReplyDesc      = newDesc(namespace+"_core_reply_total", "Reply counters", prometheus.CounterValue, "type")
 	coreRcvReplyDesc   = newDesc(namespace+"_core_rcv_reply_total", "Received replies by code", prometheus.CounterValue, "code")
 	// Also filled by core.shmmem: the first sample of a series wins.
-	shmBytesDesc       = sharedDesc(newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type"))
-	shmFragmentsDesc   = sharedDesc(newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue))
+	shmBytesDesc       = newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type").MarkShared()
+	shmFragmentsDesc   = newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue).MarkShared()
 	dnsFailedDesc      = newDesc(namespace+"_dns_failed_request_total", "Failed dns requests", prometheus.CounterValue)
 	badURIDesc         = newDesc(namespace+"_bad_uri_total", "Messages with bad uri", prometheus.CounterValue)
 	badMsgHdrDesc      = newDesc(namespace+"_bad_msg_hdr", "Messages with bad message header", prometheus.CounterValue)
@@ -41,7 +42,7 @@ var (
 // statSeries is where one statistic goes: a family and its label value
 // ("" for families without labels).
 type statSeries struct {
-	desc  *Desc
+	desc  *page.Desc
 	label string
 }
 
@@ -137,7 +138,7 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 			return fmt.Errorf("stats.fetch: %s: %w", m.Name, err)
 		}
 		if d == nil {
-			s.drop("statistic " + m.Name + ": name collides with an exporter family")
+			s.out.Drop("statistic " + m.Name + ": name collides with an exporter family")
 			return nil
 		}
 		s.Add(d, v, labels...)
@@ -149,7 +150,7 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 // "group.name": a reference family, a scripted one, or (with all) a
 // generic one; ok is false when the statistic is not exported, and d nil
 // when its name collides with a static family.
-func statFamily(name string, all bool, descs *descCache) (d *Desc, labels []string, ok bool) {
+func statFamily(name string, all bool, descs *descCache) (d *page.Desc, labels []string, ok bool) {
 	if series, ok := curatedStat(name); ok {
 		if series.label == "" {
 			return series.desc, nil, true
@@ -178,16 +179,16 @@ func StatisticSeries(name string) (family string, labels map[string]string, ok b
 	}
 	labels = make(map[string]string, len(values))
 	for i, v := range values {
-		labels[d.labels[i]] = v
+		labels[d.Labels()[i]] = v
 	}
-	return d.name, labels, true
+	return d.Name(), labels, true
 }
 
 // scriptDesc builds the family of a scripted statistic (statistics module
 // variable): kamailio_<lowercase name>, sanitised; a counter when the name
 // ends in _total, _seconds or _bytes, else a gauge. It returns nil when the
 // name would collide with a static family.
-func scriptDesc(name string) *Desc {
+func scriptDesc(name string) *page.Desc {
 	lower := strings.ToLower(name)
 	metric := namespace + "_" + sanitizeName(lower)
 	if reserved[metric] {
@@ -197,7 +198,7 @@ func scriptDesc(name string) *Desc {
 	if strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_bytes") {
 		typ = prometheus.CounterValue
 	}
-	return makeDesc(metric, "Scripted metric "+lower, typ)
+	return page.NewDesc(metric, "Scripted metric "+lower, typ)
 }
 
 // descCache keeps the descriptors built from Kamailio's statistic names
@@ -206,7 +207,7 @@ func scriptDesc(name string) *Desc {
 // allocate.
 type descCache struct {
 	mu sync.RWMutex
-	m  map[descKey]*Desc // nil: the name collides with a static family
+	m  map[descKey]*page.Desc // nil: the name collides with a static family
 }
 
 // descKey names a cached descriptor: a statistic, or a scripted one.
@@ -220,7 +221,7 @@ const maxCachedDescs = 100000
 // get returns the descriptor of k, built by build(k.name) on first use.
 // build gets the name cloned, for k.name is a substring of a reply that the
 // cache and the descriptor outlive: the key and the descriptor share it.
-func (c *descCache) get(k descKey, build func(string) *Desc) *Desc {
+func (c *descCache) get(k descKey, build func(string) *page.Desc) *page.Desc {
 	if c != nil {
 		c.mu.RLock()
 		d, ok := c.m[k]
@@ -236,7 +237,7 @@ func (c *descCache) get(k descKey, build func(string) *Desc) *Desc {
 	}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[descKey]*Desc{}
+		c.m = map[descKey]*page.Desc{}
 	}
 	if len(c.m) < maxCachedDescs {
 		c.m[k] = d

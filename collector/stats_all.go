@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 // Every statistic that is neither curated nor scripted is exported as
@@ -108,7 +109,7 @@ func gaugeStat(group, name string) bool {
 
 // statDesc builds the family of a generic statistic; nil when its name
 // would collide with a static family.
-func statDesc(key string) *Desc {
+func statDesc(key string) *page.Desc {
 	group, name, ok := strings.Cut(key, ".")
 	if !ok {
 		group, name = "", key
@@ -124,7 +125,7 @@ func statDesc(key string) *Desc {
 	if reserved[base] {
 		return nil
 	}
-	return makeDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
+	return page.NewDesc(base, "Kamailio statistic "+strings.ToValidUTF8(key, "?")+" (stats.fetch).", typ)
 }
 
 // rcvRepliesByMethodDesc folds core.rcv_replies_<class>_<method> into

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 // statTypes reads testdata/stat_types.tsv: statistic → "counter" or "gauge".
@@ -64,8 +65,8 @@ func TestStatTypes(t *testing.T) {
 		name := strings.NewReplacer("*", "location").Replace(stat) // a usrloc table, a sipcapture mode
 		if script, ok := strings.CutPrefix(name, "script."); ok {
 			// Scripted statistics are typed by the reference's suffix rule.
-			if d := scriptDesc(script); typeName(d.typ) != want {
-				t.Errorf("%s: scripted family %s is a %s, want %s", stat, d.name, typeName(d.typ), want)
+			if d := scriptDesc(script); typeName(d) != want {
+				t.Errorf("%s: scripted family %s is a %s, want %s", stat, d.Name(), typeName(d), want)
 			}
 			continue
 		}
@@ -74,17 +75,20 @@ func TestStatTypes(t *testing.T) {
 			t.Errorf("%s: no generic family", stat)
 			continue
 		}
-		if got := typeName(d.typ); got != want {
-			t.Errorf("%s: %s is a %s, want %s", stat, d.name, got, want)
+		if got := typeName(d); got != want {
+			t.Errorf("%s: %s is a %s, want %s", stat, d.Name(), got, want)
 		}
-		if want == "counter" && (!strings.HasSuffix(d.name, "_total") || strings.HasSuffix(d.name, "_total_total")) {
-			t.Errorf("%s: counter named %s", stat, d.name)
+		if want == "counter" && (!strings.HasSuffix(d.Name(), "_total") || strings.HasSuffix(d.Name(), "_total_total")) {
+			t.Errorf("%s: counter named %s", stat, d.Name())
 		}
-		if series, ok := curatedStat(name); ok && typeName(series.desc.typ) != want && referenceTypes[name] == "" {
-			t.Errorf("%s: reference family %s is a %s, want %s", stat, series.desc.name, typeName(series.desc.typ), want)
+		if series, ok := curatedStat(name); ok && typeName(series.desc) != want && referenceTypes[name] == "" {
+			t.Errorf("%s: reference family %s is a %s, want %s", stat, series.desc.Name(), typeName(series.desc), want)
 		}
 	}
 }
+
+// typeName is d's type as the text format writes it.
+func typeName(d *page.Desc) string { return strings.ToLower(d.Type().ToDTO().String()) }
 
 func TestStatisticNames(t *testing.T) {
 	tests := map[string]string{
@@ -97,7 +101,7 @@ func TestStatisticNames(t *testing.T) {
 	}
 	for key, want := range tests {
 		d := statDesc(key)
-		if got := d.name + " " + typeName(d.typ); got != want {
+		if got := d.Name() + " " + typeName(d); got != want {
 			t.Errorf("%s: %s, want %s", key, got, want)
 		}
 	}

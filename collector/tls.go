@@ -8,10 +8,10 @@ import (
 
 var (
 	// Also filled by 6.x's stats.fetch (group tls): the first sample wins.
-	tlsOpenedDesc = sharedDesc(newDesc(namespace+"_tls_opened_connections",
-		"TLS Opened Connections", prometheus.GaugeValue))
-	tlsClearTextQueuedDesc = sharedDesc(newDesc(namespace+"_tls_clear_text_write_queued_bytes",
-		"Bytes of clear text queued in all TLS connections, waiting to be encrypted and sent (while a handshake is in progress).", prometheus.GaugeValue))
+	tlsOpenedDesc = newDesc(namespace+"_tls_opened_connections",
+		"TLS Opened Connections", prometheus.GaugeValue).MarkShared()
+	tlsClearTextQueuedDesc = newDesc(namespace+"_tls_clear_text_write_queued_bytes",
+		"Bytes of clear text queued in all TLS connections, waiting to be encrypted and sent (while a handshake is in progress).", prometheus.GaugeValue).MarkShared()
 )
 
 // tls.info: {max_connections, opened_connections, clear_text_write_queued_bytes}.

@@ -1,10 +1,17 @@
-package collector
+// Package page holds the series of one scrape in a compact form and writes
+// them in the text exposition format, as client_golang's registry and expfmt
+// do for other exporters, at a fraction of their memory (BENCHMARKS.md,
+// resident memory). The collectors add series while a scrape runs; Finish
+// sorts and deduplicates them; the finished page is written as text
+// (WriteText) or handed to promhttp as client_model families (Families).
+package page
 
 import (
 	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -16,15 +23,55 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// page holds the series of one scrape in a compact form: 16 bytes per
+// Desc describes one metric family.
+type Desc struct {
+	// shared marks a family that more than one collector may fill with
+	// the same series; the first sample wins and the others are expected.
+	shared bool
+	name   string
+	help   string
+	typ    prometheus.ValueType
+	labels []string
+	// order lists the indexes in labels in label name order, the order of
+	// the exposition.
+	order []int
+}
+
+// NewDesc returns the Desc of a family.
+func NewDesc(name, help string, typ prometheus.ValueType, labels ...string) *Desc {
+	d := &Desc{name: name, help: help, typ: typ, labels: labels}
+	d.order = make([]int, len(labels))
+	for i := range d.order {
+		d.order[i] = i
+	}
+	slices.SortFunc(d.order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
+	return d
+}
+
+// MarkShared marks d as a family that several collectors fill with the
+// same series: the first sample of a series wins, quietly. It returns d.
+func (d *Desc) MarkShared() *Desc {
+	d.shared = true
+	return d
+}
+
+// Name, Help, Type and Labels return what NewDesc was given.
+func (d *Desc) Name() string               { return d.name }
+func (d *Desc) Help() string               { return d.help }
+func (d *Desc) Type() prometheus.ValueType { return d.typ }
+func (d *Desc) Labels() []string           { return d.labels }
+
+func sameFamily(a, b *Desc) bool {
+	return a.help == b.help && a.typ == b.typ && slices.Equal(a.labels, b.labels)
+}
+
+// Page holds the series of one scrape in a compact form: 16 bytes per
 // series plus its label values, which series with equal values added close
 // together share (a dispatcher destination's ten families, for one). The
-// collectors append to it while the scrape runs; finish then sorts it into
+// collectors append to it while the scrape runs; Finish then sorts it into
 // exposition order and removes duplicates. A finished page is immutable and
 // may be written by several requests at once.
-// It costs far less than a prometheus.Metric and a dto.Metric per series
-// (BENCHMARKS.md, resident memory).
-type page struct {
+type Page struct {
 	samples []sample
 	descs   []*Desc // the families of the samples, by sample.desc
 	// labels holds label value tuples: each value as a uvarint length and
@@ -35,27 +82,29 @@ type page struct {
 	dropped []string         // series dropped as invalid or duplicate, for the log
 	index   map[*Desc]uint32 // the indexes in descs
 	last    uint32           // the family added last
-	// custom holds the families of Kamailio's xhttp_prom page, sorted by
-	// name, none of which the page carries itself.
-	custom []*dto.MetricFamily
 }
 
-// span is a tuple's place in page.labels.
+// span is a tuple's place in Page.labels.
 type span struct{ off, end uint32 }
 
 // sample is one series on a page: 16 bytes.
 type sample struct {
 	value float64
-	desc  uint32 // index in page.descs
-	tuple uint32 // offset in page.labels of the label values
+	desc  uint32 // index in Page.descs
+	tuple uint32 // offset in Page.labels of the label values
 }
 
 // desc returns the family of x.
-func (p *page) desc(x *sample) *Desc { return p.descs[x.desc] }
+func (p *Page) desc(x *sample) *Desc { return p.descs[x.desc] }
 
-// add appends one series; values are in desc.labels order. It fails only
-// when the page's label bytes would pass 4 GiB.
-func (p *page) add(d *Desc, v float64, values []string) bool {
+// Add appends one series; values are in d's label order. A series with the
+// wrong number of values, or whose label values would take the page past
+// 4 GiB, is left out and listed in Dropped.
+func (p *Page) Add(d *Desc, v float64, values ...string) {
+	if len(values) != len(d.labels) {
+		p.Drop(fmt.Sprintf("%s: %d label values for %d labels", d.name, len(values), len(d.labels)))
+		return
+	}
 	off := len(p.labels)
 	for _, i := range d.order {
 		lv := values[i]
@@ -67,18 +116,31 @@ func (p *page) add(d *Desc, v float64, values []string) bool {
 	}
 	if len(p.labels) > math.MaxUint32 {
 		p.labels = p.labels[:off]
-		return false
+		p.Drop(d.name + ": the scrape's label values exceed 4 GiB")
+		return
 	}
 	tuple := uint32(off)
 	if len(values) > 0 {
 		tuple = p.share(off)
 	}
 	p.samples = append(p.samples, sample{value: v, desc: p.family(d), tuple: tuple})
-	return true
 }
 
+// Drop lists a series left out, for the log.
+func (p *Page) Drop(why string) { p.dropped = append(p.dropped, why) }
+
+// Dropped returns the series left out as invalid or, by Finish, as
+// duplicates.
+func (p *Page) Dropped() []string { return p.dropped }
+
+// Len returns the number of series.
+func (p *Page) Len() int { return len(p.samples) }
+
+// Descs returns the families added, those of series cut off again too.
+func (p *Page) Descs() []*Desc { return p.descs }
+
 // family returns the index of d in p.descs, adding it when new.
-func (p *page) family(d *Desc) uint32 {
+func (p *Page) family(d *Desc) uint32 {
 	if len(p.descs) > 0 && p.descs[p.last] == d {
 		return p.last
 	}
@@ -97,7 +159,7 @@ func (p *page) family(d *Desc) uint32 {
 
 // share returns the offset of an earlier tuple equal to the one just
 // written at off, dropping the new copy, or off when there is none.
-func (p *page) share(off int) uint32 {
+func (p *Page) share(off int) uint32 {
 	fresh := p.labels[off:]
 	for _, r := range p.recent {
 		if r.end > r.off && bytes.Equal(p.labels[r.off:r.end], fresh) {
@@ -110,13 +172,14 @@ func (p *page) share(off int) uint32 {
 	return uint32(off)
 }
 
-// mark is a page's length: its samples, label bytes and dropped series.
-type mark struct{ samples, labels, dropped int }
+// Mark is a page's length: its samples, label bytes and dropped series.
+type Mark struct{ samples, labels, dropped int }
 
-func (p *page) mark() mark { return mark{len(p.samples), len(p.labels), len(p.dropped)} }
+// Mark returns the page's length, to cut it back to with Truncate.
+func (p *Page) Mark() Mark { return Mark{len(p.samples), len(p.labels), len(p.dropped)} }
 
-// truncate cuts the page back to m.
-func (p *page) truncate(m mark) {
+// Truncate cuts the page back to m: a failed collector's series leave it.
+func (p *Page) Truncate(m Mark) {
 	p.samples, p.labels, p.dropped = p.samples[:m.samples], p.labels[:m.labels], p.dropped[:m.dropped]
 	for i, r := range p.recent {
 		if int(r.end) > m.labels {
@@ -126,14 +189,14 @@ func (p *page) truncate(m mark) {
 }
 
 // value returns the label value at off and the offset after it.
-func (p *page) value(off int) ([]byte, int) {
+func (p *Page) value(off int) ([]byte, int) {
 	n, k := binary.Uvarint(p.labels[off:])
 	off += k
 	return p.labels[off : off+int(n)], off + int(n)
 }
 
 // values returns the label values of x in desc.labels order.
-func (p *page) values(x *sample) []string {
+func (p *Page) values(x *sample) []string {
 	d := p.desc(x)
 	out := make([]string, len(d.labels))
 	off := int(x.tuple)
@@ -148,13 +211,13 @@ func (p *page) values(x *sample) []string {
 // labelKey is what compareLabels reads of a series.
 type labelKey struct{ tuple, labels uint32 }
 
-func (p *page) labelKey(x *sample) labelKey {
+func (p *Page) labelKey(x *sample) labelKey {
 	return labelKey{x.tuple, uint32(len(p.desc(x).labels))}
 }
 
 // compareLabels orders series of one name by their label values in label
 // name order.
-func (p *page) compareLabels(a, b *sample) int {
+func (p *Page) compareLabels(a, b *sample) int {
 	na, nb := len(p.desc(a).labels), len(p.desc(b).labels)
 	if a.tuple == b.tuple && na == nb {
 		return 0
@@ -171,12 +234,12 @@ func (p *page) compareLabels(a, b *sample) int {
 	return cmp.Compare(na, nb)
 }
 
-// finish sorts the page into exposition order and keeps, of equal series,
+// Finish sorts the page into exposition order and keeps, of equal series,
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in p.dropped, but series of shared families, which several
 // collectors are expected to fill.
-func (p *page) finish() {
+func (p *Page) Finish() {
 	// rank[i] orders the families by name; equal names, equal ranks.
 	order := make([]int, len(p.descs))
 	for i := range order {
@@ -253,10 +316,10 @@ func (p *page) finish() {
 }
 
 // key renders a series for a log message, as the text format writes it.
-func (p *page) key(x *sample) string { return string(p.appendSeries(nil, x)) }
+func (p *Page) key(x *sample) string { return string(p.appendSeries(nil, x)) }
 
 // appendSeries appends x's name and labels as the text format writes them.
-func (p *page) appendSeries(b []byte, x *sample) []byte {
+func (p *Page) appendSeries(b []byte, x *sample) []byte {
 	d := p.desc(x)
 	b = append(b, d.name...)
 	off := int(x.tuple)
@@ -271,17 +334,10 @@ func (p *page) appendSeries(b []byte, x *sample) []byte {
 	return b
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// families returns the page's series as client_model families, for
+// Families returns the page's series as client_model families, for
 // promhttp's other formats (protobuf). The text exposition does not need
-// them (writeText).
-func (p *page) families() []*dto.MetricFamily {
+// them (WriteText).
+func (p *Page) Families() []*dto.MetricFamily {
 	var out []*dto.MetricFamily
 	for i := range p.samples {
 		x := &p.samples[i]
@@ -306,12 +362,12 @@ func (p *page) families() []*dto.MetricFamily {
 	return out
 }
 
-// writeText writes the page in the text exposition format (0.0.4), merged
+// WriteText writes the page in the text exposition format (0.0.4), merged
 // by name with the families of others, which must be sorted by name as a
 // Gatherer returns them. A family of others whose name the page carries is
 // dropped. With keep non-nil, only the families it names are written. It
 // returns what it dropped.
-func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[string]bool) (dropped []string, err error) {
+func (p *Page) WriteText(w *bufio.Writer, others []*dto.MetricFamily, keep map[string]bool) (dropped []string, err error) {
 	var line []byte // a series line
 	i := 0
 	for i < len(p.samples) || len(others) > 0 {
@@ -366,7 +422,11 @@ func (p *page) writeText(w *bufio.Writer, others []*dto.MetricFamily, keep map[s
 // appendLabel appends the i-th label pair of a series line, opening the
 // braces before the first.
 func appendLabel(b []byte, i int, name string, value []byte) []byte {
-	b = append(append(b, ",{"[b2i(i == 0)]), name...)
+	sep := byte(',')
+	if i == 0 {
+		sep = '{'
+	}
+	b = append(append(b, sep), name...)
 	b = append(b, `="`...)
 	for _, c := range value {
 		if c == '\\' || c == '\n' || c == '"' {
