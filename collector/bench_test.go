@@ -42,7 +42,7 @@ func (recordedCaller) key(method string, args []any) string {
 // missing returns the first of c's requests that has no recording ("": none).
 func (r recordedCaller) missing(c *collector) string {
 	for _, req := range c.requests(&testSettings, &kamailioRun{}) {
-		key := r.key(req.method, req.args)
+		key := r.key(req.Method, req.Args)
 		if _, ok := r.recs[key]; !ok {
 			return key
 		}

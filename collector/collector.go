@@ -72,12 +72,6 @@ type Settings struct {
 // resulting samples to s. An error discards everything it added.
 type updateFunc func(ctx context.Context, c Caller, cfg *Settings, s *Sink) error
 
-// call is one request.
-type call struct {
-	method string
-	args   []any
-}
-
 type collector struct {
 	name   string // the RPC method, also the `collector` label value
 	help   string
@@ -86,7 +80,7 @@ type collector struct {
 	// calls are the requests the collector will make, given what this
 	// Kamailio run has shown, sent ahead with the others; nil: just its
 	// method.
-	calls func(*Settings, *kamailioRun) []call
+	calls func(*Settings, *kamailioRun) []binrpc.Request
 }
 
 // collectors lists the collectors in scrape order. Where two fill one
@@ -122,16 +116,16 @@ var collectors = []*collector{
 const listMethods = "system.listMethods"
 
 // fixed declares a collector's one request with arguments.
-func fixed(method string, args ...any) func(*Settings, *kamailioRun) []call {
-	return func(*Settings, *kamailioRun) []call { return []call{{method, args}} }
+func fixed(method string, args ...any) func(*Settings, *kamailioRun) []binrpc.Request {
+	return func(*Settings, *kamailioRun) []binrpc.Request { return []binrpc.Request{{Method: method, Args: args}} }
 }
 
 // requests returns c's requests under cfg in run.
-func (c *collector) requests(cfg *Settings, run *kamailioRun) []call {
+func (c *collector) requests(cfg *Settings, run *kamailioRun) []binrpc.Request {
 	if c.calls != nil {
 		return c.calls(cfg, run)
 	}
-	return []call{{method: c.name}}
+	return []binrpc.Request{{Method: c.name}}
 }
 
 // Names returns the collector names in scrape order.
@@ -182,7 +176,7 @@ type Exporter struct {
 	rounds   atomic.Uint64
 	descs    descCache // the families of Kamailio's statistics
 	run      kamailioRun
-	idle     idleConn // the connection kept between scrapes
+	idle     binrpc.KeptConn // the connection kept between scrapes
 	custom   *customFetcher
 
 	inflight singleflight.Group // the round in flight; its page is immutable
@@ -206,7 +200,7 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 
 // Close closes the connection kept between scrapes. A scrape after Close
 // still works, on a connection of its own.
-func (e *Exporter) Close() { e.idle.close() }
+func (e *Exporter) Close() { e.idle.Close() }
 
 // result is a finished scrape, immutable.
 type result struct {
@@ -258,24 +252,22 @@ func (e *Exporter) scrape(ctx context.Context) *result {
 func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	status := own.Add
 	status(roundsDesc, float64(e.rounds.Add(1)))
-	conn := &scrapeConn{addr: e.addr, conn: e.idle.take()}
-	reused := conn.conn != nil
-	defer func() { e.idle.put(conn.drain(ctx)) }()
+	kept := e.idle.Take()
+	conn := binrpc.NewSession(e.addr, kept)
+	defer func() { e.idle.Put(conn.End(ctx)) }()
 
 	// Kamailio's own time starts here.
 	begin := time.Now()
 	known := e.run.knownMethods()
-	calls := append([]call{{method: "core.uptime"}}, e.requests(known)...)
-	conn.send(ctx, calls)
+	calls := append([]binrpc.Request{{Method: "core.uptime"}}, e.requests(known)...)
+	conn.Send(ctx, calls)
 	methods, err := e.discover(ctx, conn)
-	if reused && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
+	if kept != nil && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
 		// The kept connection died while idle (Kamailio restarted or
 		// dropped it): again on a new one.
-		if conn.conn != nil {
-			conn.conn.Close()
-		}
-		conn = &scrapeConn{addr: e.addr}
-		conn.send(ctx, calls)
+		conn.Close()
+		conn = binrpc.NewSession(e.addr, nil)
+		conn.Send(ctx, calls)
 		methods, err = e.discover(ctx, conn)
 	}
 	if errors.As(err, new(*unreachableError)) {
@@ -299,7 +291,7 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 		// The first scrape of this exporter or of a Kamailio run: the
 		// requests go out now that the methods are known.
 		begin = time.Now()
-		conn.send(ctx, e.requests(methods))
+		conn.Send(ctx, e.requests(methods))
 	}
 	for _, c := range e.collectors {
 		if !methods[c.name] {
@@ -312,8 +304,8 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 
 // requests returns the requests of the collectors whose methods Kamailio
 // has, in collector order, sent before the first reply is read.
-func (e *Exporter) requests(methods map[string]bool) []call {
-	var calls []call
+func (e *Exporter) requests(methods map[string]bool) []binrpc.Request {
+	var calls []binrpc.Request
 	for _, c := range e.collectors {
 		if methods[c.name] {
 			calls = append(calls, c.requests(&e.settings, &e.run)...)
@@ -368,7 +360,7 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	if err == nil {
 		upSince, _ = text(st, "up_since")
 		upSince = strings.Clone(upSince) // kept between scrapes
-	} else if noReply(err) || ctx.Err() != nil {
+	} else if binrpc.NoReply(err) || ctx.Err() != nil {
 		e.run.setMethods(nil)
 		return nil, &unreachableError{err}
 	}
@@ -379,6 +371,13 @@ func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, err
 	e.run.setMethods(methods)
 	return methods, err
 }
+
+// unreachableError is a discovery that got no reply to its first request:
+// a scrape that could not reach Kamailio (kamailio_failure_total).
+type unreachableError struct{ err error }
+
+func (u *unreachableError) Error() string { return u.err.Error() }
+func (u *unreachableError) Unwrap() error { return u.err }
 
 // kamailioRun is what the exporter learned of one run of Kamailio,
 // identified by core.uptime's up_since: its method list, what was logged

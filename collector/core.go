@@ -122,12 +122,12 @@ func updateCoreInfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 // KiB ("core.shmmem k"), which fit, until Kamailio restarts.
 func updateCoreShmmem(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	req := shmmemCalls(nil, s.run)[0]
-	st, err := callStruct(ctx, c, req.method, req.args...)
+	st, err := callStruct(ctx, c, req.Method, req.Args...)
 	if err != nil {
 		return err
 	}
 	unit := 1.0
-	if len(req.args) > 0 {
+	if len(req.Args) > 0 {
 		unit = 1024
 	} else if v, ok := st.Get("total"); ok && v.Kind == binrpc.KindInt {
 		s.run.learn(shmmemInts)
@@ -153,9 +153,9 @@ func updateCoreShmmem(ctx context.Context, c Caller, _ *Settings, s *Sink) error
 const shmmemInts = "core.shmmem: 32-bit sizes"
 
 // shmmemCalls is core.shmmem's request in run.
-func shmmemCalls(_ *Settings, run *kamailioRun) []call {
+func shmmemCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
 	if run.knows(shmmemInts) {
-		return []call{{"core.shmmem", []any{"k"}}}
+		return []binrpc.Request{{Method: "core.shmmem", Args: []any{"k"}}}
 	}
-	return []call{{method: "core.shmmem"}}
+	return []binrpc.Request{{Method: "core.shmmem"}}
 }

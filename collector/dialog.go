@@ -37,10 +37,10 @@ func updateDlgStatsActive(ctx context.Context, c Caller, _ *Settings, s *Sink) e
 
 // dlgProfileCalls are the requests of dlg.profile_get_size: one per
 // profile, sent ahead together.
-func dlgProfileCalls(cfg *Settings, _ *kamailioRun) []call {
-	out := make([]call, len(cfg.DialogProfiles))
+func dlgProfileCalls(cfg *Settings, _ *kamailioRun) []binrpc.Request {
+	out := make([]binrpc.Request, len(cfg.DialogProfiles))
 	for i, p := range cfg.DialogProfiles {
-		out[i] = call{"dlg.profile_get_size", []any{p}}
+		out[i] = binrpc.Request{Method: "dlg.profile_get_size", Args: []any{p}}
 	}
 	return out
 }

@@ -3,11 +3,13 @@ package collector
 import (
 	"context"
 	"fmt"
-	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
 var (
@@ -38,8 +40,8 @@ var (
 // is the answer of the current state's kind: Kamailio 5.6 writes each
 // under the other's name, and this reads both releases alike.
 // keepaliveCalls: keepalive.list, and core.runinfo for Kamailio's clock.
-func keepaliveCalls(*Settings, *kamailioRun) []call {
-	return []call{{method: "keepalive.list"}, {method: "core.runinfo"}}
+func keepaliveCalls(*Settings, *kamailioRun) []binrpc.Request {
+	return []binrpc.Request{{Method: "keepalive.list"}, {Method: "core.runinfo"}}
 }
 
 func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) error {

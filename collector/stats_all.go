@@ -221,12 +221,12 @@ func statsComplete(ctx context.Context, c Caller, s *Sink, n int) (bool, error) 
 }
 
 // statsCalls is the stats.fetch collector's first request in run.
-func statsCalls(_ *Settings, run *kamailioRun) []call {
+func statsCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
 	switch {
 	case !run.knows(statsFetchTooLarge):
-		return []call{{"stats.fetch", []any{"all"}}}
+		return []binrpc.Request{{Method: "stats.fetch", Args: []any{"all"}}}
 	case !run.knows(statsAllIncomplete):
-		return []call{{"stats.get_statistics", []any{"all"}}}
+		return []binrpc.Request{{Method: "stats.get_statistics", Args: []any{"all"}}}
 	}
 	return nil
 }

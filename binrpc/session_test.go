@@ -1,0 +1,94 @@
+package binrpc_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
+)
+
+// A session's calls take the replies of the requests sent ahead (by method
+// and arguments, in any order); a call not sent ahead is sent then; a reply
+// cut by a broken connection costs that call only: the requests after it
+// are asked again on a new connection.
+func TestSessionTakesRepliesSentAhead(t *testing.T) {
+	srv, addr := start(t, "unix", func(r fakectl.Request) fakectl.Response {
+		if r.Method == "cut" {
+			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
+			return fakectl.Response{Raw: full[:len(full)/2], Close: true}
+		}
+		return echo(r)
+	})
+	s := binrpc.NewSession(addr, nil)
+	defer s.Close()
+	s.Send(ctx(t, 5*time.Second), []binrpc.Request{
+		{Method: "echo", Args: []any{"a"}}, {Method: "echo", Args: []any{"b"}}, {Method: "cut"}, {Method: "echo", Args: []any{"c"}},
+	})
+	for _, arg := range []string{"b", "a"} {
+		if got, err := s.Call(ctx(t, 5*time.Second), "echo", arg); err != nil || got[0].Str != arg {
+			t.Fatalf("echo %s: %v %v", arg, got, err)
+		}
+	}
+	if _, err := s.Call(ctx(t, 5*time.Second), "cut"); err == nil || !strings.Contains(err.Error(), "read payload") {
+		t.Fatalf("cut: %v", err)
+	}
+	if got, err := s.Call(ctx(t, 5*time.Second), "echo", "c"); err != nil || got[0].Str != "c" {
+		t.Fatalf("echo c after the cut: %v %v", got, err)
+	}
+	if got, err := s.Call(ctx(t, 5*time.Second), "echo", "d"); err != nil || got[0].Str != "d" {
+		t.Fatalf("echo d, not sent ahead: %v %v", got, err)
+	}
+	if n := srv.Calls("echo"); n != 4 {
+		t.Fatalf("%d echo requests, want 4 (a, b, c again, d)", n)
+	}
+	if n := srv.Accepts(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// A session that cannot dial says that no reply came; a fault is a reply.
+func TestSessionNoReply(t *testing.T) {
+	_, addr := start(t, "unix", echo)
+	s := binrpc.NewSession(addr, nil)
+	_, err := s.Call(ctx(t, 5*time.Second), "nosuch")
+	if err == nil || binrpc.NoReply(err) {
+		t.Fatalf("fault: %v, NoReply %v", err, binrpc.NoReply(err))
+	}
+	s.Close()
+	gone := binrpc.NewSession(binrpc.Address{Network: "unix", Addr: t.TempDir() + "/none"}, nil)
+	if _, err := gone.Call(ctx(t, 5*time.Second), "echo"); !binrpc.NoReply(err) {
+		t.Fatalf("no socket: %v, NoReply false", err)
+	}
+}
+
+// End reads the replies nobody took and hands back the connection, which a
+// KeptConn keeps for the next session; a connection with a request in
+// flight is closed instead.
+func TestKeptConnReusesIdleConnection(t *testing.T) {
+	srv, addr := start(t, "unix", echo)
+	var k binrpc.KeptConn
+	defer k.Close()
+	for range 3 {
+		s := binrpc.NewSession(addr, k.Take())
+		s.Send(ctx(t, 5*time.Second), []binrpc.Request{{Method: "echo", Args: []any{"x"}}, {Method: "echo", Args: []any{"untaken"}}})
+		if _, err := s.Call(ctx(t, 5*time.Second), "echo", "x"); err != nil {
+			t.Fatal(err)
+		}
+		k.Put(s.End(ctx(t, 5*time.Second)))
+	}
+	if n := srv.Accepts(); n != 1 {
+		t.Fatalf("%d connections for three sessions, want 1", n)
+	}
+	k.Take().Close() // room for another
+	busy := dial(t, addr)
+	if _, err := busy.Send(ctx(t, 5*time.Second), "echo", "pending"); err != nil {
+		t.Fatal(err)
+	}
+	k.Put(busy) // refused: a reply is still expected
+	if _, err := busy.Call(ctx(t, time.Second), "echo"); !errors.Is(err, binrpc.ErrClosed) {
+		t.Fatalf("busy connection kept: %v", err)
+	}
+}
