@@ -5,9 +5,9 @@
 // of the scrape metrics, the --[no-]collector.<name> flag); collectors lists
 // them all, in scrape order, with the requests each sends. One file per
 // Kamailio module or RPC family holds the collectors; the framework is this
-// file (the exporter and its scrape), conn.go (the connection, pipelined),
-// sink.go (families and the transactional Sink), handler.go (HTTP),
-// reply.go (reading replies). The scrape's series go to a page
+// file (the exporter and its scrape), sink.go (families and the
+// transactional Sink), handler.go (HTTP), reply.go (reading replies). The
+// requests go over a binrpc.Session; the series go to a page
 // (internal/page), which writes the exposition.
 //
 // A scrape asks core.uptime, and system.listMethods once per Kamailio run,
