@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -193,7 +194,7 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 		}
 	}
 	if settings.CustomMetricsURL != "" {
-		e.custom = newCustomFetcher(settings.CustomMetricsURL)
+		e.custom = &customFetcher{url: settings.CustomMetricsURL, client: &http.Client{}, logger: logger}
 	}
 	return e
 }
@@ -224,22 +225,9 @@ func (e *Exporter) scrape(ctx context.Context) *result {
 	defer cancel()
 	out := &result{page: &page.Page{}}
 	own := newSink(e.logger, out.page) // the scrape's own samples
-	var custom <-chan customResult
-	if e.custom != nil {
-		custom = e.custom.start(ctx)
-	}
+	custom := e.custom.start(ctx)
 	e.round(ctx, out.page, own)
-	if custom != nil {
-		r := <-custom
-		own.Add(durationDesc, r.duration.Seconds(), customCollector)
-		if r.err != nil {
-			e.logger.Error("Scraping user defined metrics failed", "collector", customCollector, "url", e.settings.CustomMetricsURL, "err", r.err)
-			own.Add(successDesc, 0, customCollector)
-		} else {
-			own.Add(successDesc, 1, customCollector)
-			out.custom = r.families
-		}
-	}
+	out.custom = custom(own)
 	out.page.Finish()
 	if dropped := out.page.Dropped(); len(dropped) > 0 {
 		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])

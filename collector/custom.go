@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -25,7 +27,7 @@ const customCollector = "custom_metrics"
 // from values the exporter reads itself (with xhttp_prom_stats "all" on
 // 6.x: tls.info's; with xhttp_prom_pkg_stats: pkg.stats'). The exporter's
 // own series are kept; these copies are dropped without a warning, which is
-// kept for collisions nobody expects (handler.withCustom).
+// kept for collisions nobody expects (withCustom).
 var republished = map[string]bool{
 	"kamailio_tls_max_connections":               true,
 	"kamailio_tls_opened_connections":            true,
@@ -36,27 +38,64 @@ var republished = map[string]bool{
 type customFetcher struct {
 	url    string
 	client *http.Client
+	logger *slog.Logger
 }
 
-func newCustomFetcher(url string) *customFetcher {
-	return &customFetcher{url: url, client: &http.Client{}}
-}
-
-// customResult is a fetch's outcome: the families sorted by name.
-type customResult struct {
-	families []*dto.MetricFamily
-	duration time.Duration
-	err      error
-}
-
-// start fetches the page in the background, within ctx.
-func (f *customFetcher) start(ctx context.Context) <-chan customResult {
-	out := make(chan customResult, 1)
+// start fetches the page in the background, within ctx, while the round
+// runs. The function it returns waits for the fetch, adds its duration and
+// success to own, and returns the families sorted by name. A nil
+// customFetcher (no --kamailio.custom-metrics-url) fetches nothing.
+func (f *customFetcher) start(ctx context.Context) func(own *Sink) []*dto.MetricFamily {
+	if f == nil {
+		return func(*Sink) []*dto.MetricFamily { return nil }
+	}
+	type fetched struct {
+		fams []*dto.MetricFamily
+		took time.Duration
+		err  error
+	}
+	done := make(chan fetched, 1)
 	go func() {
 		begin := time.Now()
 		fams, err := f.fetch(ctx)
-		out <- customResult{fams, time.Since(begin), err}
+		done <- fetched{fams, time.Since(begin), err}
 	}()
+	return func(own *Sink) []*dto.MetricFamily {
+		r := <-done
+		own.Add(durationDesc, r.took.Seconds(), customCollector)
+		if r.err != nil {
+			f.logger.Error("Scraping user defined metrics failed", "collector", customCollector, "url", f.url, "err", r.err)
+			own.Add(successDesc, 0, customCollector)
+			return nil
+		}
+		own.Add(successDesc, 1, customCollector)
+		return r.fams
+	}
+}
+
+// withCustom merges the xhttp_prom families of res into fams, both sorted
+// by name; one whose name fams or the page holds is dropped with a warning.
+func withCustom(res *result, fams []*dto.MetricFamily, logger *slog.Logger) []*dto.MetricFamily {
+	if len(res.custom) == 0 {
+		return fams
+	}
+	taken := make(map[string]bool, len(res.page.Descs())+len(fams))
+	for _, d := range res.page.Descs() {
+		taken[d.Name()] = true
+	}
+	for _, f := range fams {
+		taken[f.GetName()] = true
+	}
+	out := make([]*dto.MetricFamily, 0, len(fams)+len(res.custom))
+	for _, f := range res.custom {
+		if taken[f.GetName()] {
+			logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
+		} else {
+			out = append(out, f)
+		}
+	}
+	out = append(out, fams...)
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out
 }
 
@@ -86,6 +125,6 @@ func (f *customFetcher) fetch(ctx context.Context) ([]*dto.MetricFamily, error) 
 		}
 		fams = append(fams, fam)
 	}
-	sort.Slice(fams, func(i, j int) bool { return fams[i].GetName() < fams[j].GetName() })
+	slices.SortFunc(fams, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return fams, nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +73,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res := h.e.sharedScrape(ctx)
 	p := res.page
 	g := <-others
-	fams := h.withCustom(res, g.fams)
+	fams := withCustom(res, g.fams, h.logger)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
 		promhttp.HandlerFor(prometheus.Gatherers{
@@ -111,32 +110,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(dropped) > 0 {
 		h.logger.Warn("dropped series of families exported twice", "count", len(dropped), "first", dropped[0])
 	}
-}
-
-// withCustom merges the xhttp_prom families into fams, both sorted by
-// name; one whose name fams or the page holds is dropped with a warning.
-func (h *handler) withCustom(res *result, fams []*dto.MetricFamily) []*dto.MetricFamily {
-	if len(res.custom) == 0 {
-		return fams
-	}
-	taken := make(map[string]bool, len(res.page.Descs())+len(fams))
-	for _, d := range res.page.Descs() {
-		taken[d.Name()] = true
-	}
-	for _, f := range fams {
-		taken[f.GetName()] = true
-	}
-	out := make([]*dto.MetricFamily, 0, len(fams)+len(res.custom))
-	for _, f := range res.custom {
-		if taken[f.GetName()] {
-			h.logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
-		} else {
-			out = append(out, f)
-		}
-	}
-	out = append(out, fams...)
-	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return out
 }
 
 // gzipWriters keeps a few gzip writers from scrape to scrape. Not a
