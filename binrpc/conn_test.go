@@ -32,6 +32,16 @@ func echo(req fakectl.Request) fakectl.Response {
 	return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + req.Method + " not found"}}
 }
 
+// cutting answers as echo does, but "cut" with half a reply, and closes
+// the connection.
+func cutting(r fakectl.Request) fakectl.Response {
+	if r.Method == "cut" {
+		full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
+		return fakectl.Response{Raw: full[:len(full)/2], Close: true}
+	}
+	return echo(r)
+}
+
 func start(t *testing.T, network string, h fakectl.Handler) (*fakectl.Server, binrpc.Address) {
 	t.Helper()
 	s, err := fakectl.Start(network, h)
@@ -274,13 +284,7 @@ func TestPipelineOverEveryTransport(t *testing.T) {
 // before stay valid, the request whose reply was cut gets the I/O error,
 // and the later ones get ErrAbandoned (safe to send again elsewhere).
 func TestPipelineBrokenStream(t *testing.T) {
-	_, addr := start(t, "unix", func(r fakectl.Request) fakectl.Response {
-		if r.Method == "cut" {
-			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
-			return fakectl.Response{Raw: full[:len(full)/2], Close: true}
-		}
-		return echo(r)
-	})
+	_, addr := start(t, "unix", cutting)
 	c := dial(t, addr)
 	var ps []*binrpc.Pending
 	for _, m := range []string{"echo", "cut", "echo", "echo"} {

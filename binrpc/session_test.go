@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
-	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
 // A session's calls take the replies of the requests sent ahead (by method
@@ -15,13 +14,7 @@ import (
 // cut by a broken connection costs that call only: the requests after it
 // are asked again on a new connection.
 func TestSessionTakesRepliesSentAhead(t *testing.T) {
-	srv, addr := start(t, "unix", func(r fakectl.Request) fakectl.Response {
-		if r.Method == "cut" {
-			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
-			return fakectl.Response{Raw: full[:len(full)/2], Close: true}
-		}
-		return echo(r)
-	})
+	srv, addr := start(t, "unix", cutting)
 	s := binrpc.NewSession(addr, nil)
 	defer s.Close()
 	s.Send(ctx(t, 5*time.Second), []binrpc.Request{

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // referenceFinish is what Finish computes, written the plain way: one
@@ -219,9 +221,12 @@ func TestOddValuesAsRegistryWritesThem(t *testing.T) {
 	p.Finish()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(registryCollector{p})
-	want := gatheredText(t, reg)
-	if got := gatheredText(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.Families(), nil })); got != want {
-		t.Errorf("Families written by expfmt:\n%s\nwant\n%s", got, want)
+	want := promhttpText(t, reg)
+	if len(want) < 1000 {
+		t.Fatalf("promhttp wrote %q", want)
+	}
+	if got := promhttpText(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return p.Families(), nil })); got != want {
+		t.Errorf("Families through promhttp:\n%s\nwant\n%s", got, want)
 	}
 	var b bytes.Buffer
 	if dropped, err := p.WriteText(bufio.NewWriter(&b), nil, nil); err != nil || len(dropped) > 0 {
@@ -232,18 +237,13 @@ func TestOddValuesAsRegistryWritesThem(t *testing.T) {
 	}
 }
 
-// gatheredText is the exposition of what g gathers, written by expfmt.
-func gatheredText(t *testing.T, g prometheus.Gatherer) string {
+// promhttpText is what promhttp serves for g, in the text format.
+func promhttpText(t *testing.T, g prometheus.Gatherer) string {
 	t.Helper()
-	fams, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("promhttp: %d %s", rec.Code, rec.Body)
 	}
-	var b bytes.Buffer
-	for _, f := range fams {
-		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
+	return rec.Body.String()
 }
