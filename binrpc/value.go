@@ -1,6 +1,8 @@
 // Package binrpc implements the BINRPC protocol spoken by Kamailio's ctl
 // module: the packet header, the record codec and a client connection over
-// unix stream, unix datagram, TCP and UDP sockets.
+// unix stream, unix datagram, TCP and UDP sockets; a Session pipelines a
+// run of requests on one connection, and a KeptConn keeps one connection
+// between sessions.
 //
 // The wire format follows Kamailio's src/modules/ctl/binrpc.h:
 //
