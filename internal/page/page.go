@@ -237,7 +237,7 @@ func (p *Page) compareLabels(a, b *sample) int {
 // Finish sorts the page into exposition order and keeps, of equal series,
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
-// is listed in p.dropped, but series of shared families, which several
+// is listed in Dropped, but series of shared families, which several
 // collectors are expected to fill.
 func (p *Page) Finish() {
 	// rank[i] orders the families by name; equal names, equal ranks.
@@ -300,12 +300,12 @@ func (p *Page) Finish() {
 	for _, x := range p.samples {
 		d, f := p.desc(&x), owner[rank[x.desc]]
 		if x.desc != f && !sameFamily(d, p.descs[f]) {
-			p.dropped = append(p.dropped, d.name+": conflicts with an earlier family of that name")
+			p.Drop(d.name + ": conflicts with an earlier family of that name")
 			continue
 		}
 		if n := len(out); n > 0 && rank[out[n-1].desc] == rank[x.desc] && p.compareLabels(&out[n-1], &x) == 0 {
 			if !d.shared {
-				p.dropped = append(p.dropped, p.key(&x))
+				p.Drop(p.key(&x))
 			}
 			continue
 		}
