@@ -95,7 +95,7 @@ func withCustom(res *result, fams []*dto.MetricFamily, logger *slog.Logger) []*d
 		}
 	}
 	out = append(out, fams...)
-	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	slices.SortFunc(out, byName)
 	return out
 }
 
@@ -125,6 +125,9 @@ func (f *customFetcher) fetch(ctx context.Context) ([]*dto.MetricFamily, error) 
 		}
 		fams = append(fams, fam)
 	}
-	slices.SortFunc(fams, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	slices.SortFunc(fams, byName)
 	return fams, nil
 }
+
+// byName orders families by name, as a Gatherer returns them.
+func byName(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) }
