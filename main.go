@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ const exporterName = "kamailio_exporter"
 type options struct {
 	uri              string
 	timeout          time.Duration
+	maxProcs         int
 	customMetricsURL string
 	dispatcherMap    []string
 	dialogProfiles   []string
@@ -77,6 +79,8 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 		Default("http://127.0.0.1:9901/metrics").StringVar(&o.rtpMetricsURL)
 	app.Flag("config.file", "YAML file listing the targets /probe may scrape, with their timeouts and collectors. Without it, /probe accepts only --kamailio.binrpc-uri. Reloaded on SIGHUP and POST /-/reload.").
 		Default("").StringVar(&o.configFile)
+	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS): one keeps the exporter off Kamailio's other cores and answers a scrape sooner; more serve many /probe targets in parallel.").
+		Envar("GOMAXPROCS").Default("1").IntVar(&o.maxProcs)
 	o.selection = collector.AddFlags(app)
 	o.web = kingpinflag.AddFlags(app, ":9494")
 	o.log = &promslog.Config{}
@@ -137,6 +141,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.timeout <= 0 {
 		fmt.Fprintf(stderr, "%s: error: --kamailio.timeout must be positive, got %v\n", exporterName, o.timeout)
+		return 2
+	}
+	if o.maxProcs < 1 {
+		fmt.Fprintf(stderr, "%s: error: --runtime.gomaxprocs must be at least 1, got %d\n", exporterName, o.maxProcs)
 		return 2
 	}
 	if cmd == rpc.FullCommand() {
@@ -201,6 +209,8 @@ func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
 func serve(o *options, addr binrpc.Address, settings collector.Settings, logger *slog.Logger) error {
 	logger.Info("Starting "+exporterName, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
+	runtime.GOMAXPROCS(o.maxProcs)
+	logger.Info("Go MAXPROCS", "procs", o.maxProcs)
 	h, err := newHandler(o, addr, settings, logger)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"rpc", "--kamailio.binrpc-uri=tcp://[::1", "core.uptime"}, `invalid host "[::1"`},
 		{[]string{"--kamailio.timeout=soon"}, `invalid duration "soon"`},
 		{[]string{"--kamailio.timeout=0s"}, "must be positive"},
+		{[]string{"--runtime.gomaxprocs=0"}, "--runtime.gomaxprocs must be at least 1, got 0"},
+		{[]string{"--runtime.gomaxprocs=many"}, `parsing "many": invalid syntax`},
 		{[]string{"--collector.dispatcher.mapping=abc"}, `want "ID:NAME"`},
 		{[]string{"--kamailio.custom-metrics-url=ftp://x"}, "custom-metrics-url"},
 		{[]string{"--no-such-flag"}, "unknown long flag"},
@@ -228,4 +230,30 @@ func discoveryOnlyCtl(network string) (*fakectl.Server, error) {
 		}
 		return fakectl.Response{Fault: &binrpc.FaultError{Code: 500, Message: "command " + r.Method + " not found"}}
 	})
+}
+
+// The exporter runs on one CPU unless --runtime.gomaxprocs or GOMAXPROCS
+// says otherwise, as the Go collector's go_sched_gomaxprocs_threads shows.
+func TestGOMAXPROCS(t *testing.T) {
+	for _, tt := range []struct {
+		env  string // GOMAXPROCS, "" unset
+		args []string
+		want string
+	}{
+		{"", nil, "1"},
+		{"", []string{"--runtime.gomaxprocs=2"}, "2"},
+		{"3", nil, "3"},
+	} {
+		t.Run(tt.env+strings.Join(tt.args, ","), func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tt.env)
+			if tt.env == "" {
+				os.Unsetenv("GOMAXPROCS") // t.Setenv restores it
+			}
+			c := startChild(t, t.TempDir(), append(tt.args, "--kamailio.binrpc-uri=unix:///nonexistent/ctl")...)
+			_, page := c.get("/metrics")
+			if want := "\ngo_sched_gomaxprocs_threads " + tt.want + "\n"; !strings.Contains(page, want) {
+				t.Errorf("/metrics has no %q", strings.TrimSpace(want))
+			}
+		})
+	}
 }
