@@ -21,7 +21,13 @@
 #    reply buffer (MAX_REPLY_SIZE, 128 KiB) takes dispatcher.list's reply.
 # Usage: scripts/bench-scrape.sh [test|large] [N=200] [ROUNDS=40] [BLOCKS=5]
 # BENCH_EXPORTER=PATH measures that exporter binary instead of this tree's;
-# BENCH_TLS=1 serves the exporter over HTTPS (--web.config.file).
+# BENCH_ARGS="FLAG…" gives it more flags; BENCH_TLS=1 serves it over HTTPS
+# (--web.config.file).
+# Comparing two: BENCH_B_EXPORTER=PATH and/or BENCH_B_ARGS="FLAG…" start a
+# second exporter (that binary, else the first one's, with those flags
+# instead of BENCH_ARGS) on the same Kamailio; each block then scrapes both,
+# which goes first alternating, and both are reported against the same
+# floors. Runs made one after the other differ by more than most changes.
 #   test:  the test Kamailio (scripts/kamailio.sh, without rtpengine)
 #   large: the large instance (KAMAILIO_LARGE=1: about 40 processes, 1 000
 #          dispatcher destinations in 50 sets, 100 htables, 300 scripted
@@ -42,10 +48,11 @@ case "$instance" in
 esac
 export KAMAILIO_ADDR=127.0.0.6
 rundir=$(mktemp -d /tmp/kamailio_exporter-bench.XXXXXX)
-pid=""
+pid="" pid_b=""
 cleanup() {
   local status=$?
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null; wait 2>/dev/null || true
   scripts/kamailio.sh stop "$rundir" >/dev/null || true
   # The binaries and Kamailio's logs (about 47 MB) are kept when something failed.
   if [ "$status" = 0 ]; then rm -rf "$rundir"; else echo "kept: $rundir" >&2; fi
@@ -67,11 +74,23 @@ if [ "${BENCH_TLS:-0}" = 1 ]; then
   web=(--web.config.file="$rundir/web.yml") scheme=https
   curl() { command curl -k "$@"; }
 fi
+read -ra args_a <<< "${BENCH_ARGS:-}"
 "$rundir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
-  --collector.dialog.profiles=inbound "${web[@]}" > "$rundir/exporter.log" 2>&1 &
+  --collector.dialog.profiles=inbound "${web[@]}" "${args_a[@]}" > "$rundir/exporter.log" 2>&1 &
 pid=$!
 url="$scheme://127.0.0.1:$port/metrics"
 wait_http "$url"
+targets=(a)
+if [ -n "${BENCH_B_EXPORTER:-}${BENCH_B_ARGS:-}" ]; then
+  cp "${BENCH_B_EXPORTER:-$rundir/kamailio_exporter}" "$rundir/exporter_b"
+  read -ra args_b <<< "${BENCH_B_ARGS:-}"
+  port_b=$(free_port)
+  "$rundir/exporter_b" --web.listen-address="127.0.0.1:$port_b" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
+    --collector.dialog.profiles=inbound "${web[@]}" "${args_b[@]}" > "$rundir/exporter_b.log" 2>&1 &
+  pid_b=$!
+  wait_http "$scheme://127.0.0.1:$port_b/metrics"
+  targets=(a b)
+fi
 
 # The RPCs of one scrape, as the exporter sends them once its method list
 # is cached.
@@ -106,11 +125,19 @@ fi
 # Prometheus's request: its Accept header, gzip (curl --compressed sends
 # Accept-Encoding and inflates, as Prometheus does).
 accept='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
-urls() { for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "$url"; done; }
+# urls N TARGET: curl arguments for N GETs of the target's page.
+urls() {
+  local u=$url
+  [ "$2" = b ] && u="$scheme://127.0.0.1:$port_b/metrics"
+  for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "$u"; done
+}
 per_block=$(( (n + blocks - 1) / blocks ))
-mapfile -t warm < <(urls 20)
-curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
-: > "$rundir/scrape.txt"; : > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"; : > "$rundir/kamcmd.txt"
+for target in "${targets[@]}"; do
+  mapfile -t warm < <(urls 20 "$target")
+  curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
+  : > "$rundir/scrape-$target.txt"
+done
+: > "$rundir/floor.txt"; : > "$rundir/pipelined.txt"; : > "$rundir/kamcmd.txt"
 for _ in $(seq 1 "$rounds"); do cat "$rundir/rpcs"; done > "$rundir/rpcs-rounds"
 kamcmd=${BENCH_KAMCMD:-kamcmd}
 # kamcmd_floor prints kamcmd's time per round of the RPCs, in seconds.
@@ -123,9 +150,13 @@ kamcmd_floor() {
   t2=$(date +%s.%N)
   python3 -c "print(max(0.0, (($t2 - $t1) - ($t1 - $t0)) / ($rounds - 1)))"
 }
-for _ in $(seq 1 "$blocks"); do
-  mapfile -t args < <(urls "$per_block")
-  curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape.txt"
+for block in $(seq 1 "$blocks"); do
+  order=("${targets[@]}")
+  [ $((block % 2)) = 0 ] && [ "${#targets[@]}" = 2 ] && order=(b a)
+  for target in "${order[@]}"; do
+    mapfile -t args < <(urls "$per_block" "$target")
+    curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape-$target.txt"
+  done
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" -pipelined < "$rundir/rpcs" >> "$rundir/pipelined.txt"
   if { [ "$instance" = test ] || [ -n "${BENCH_KAMCMD:-}" ]; } && [ "$rounds" -gt 1 ]; then kamcmd_floor >> "$rundir/kamcmd.txt"; fi
@@ -133,22 +164,25 @@ done
 grep -c '^kamailio_' < <(curl -sf "$url") > "$rundir/series.txt" || true
 ctype=$(curl -sf --compressed -H "Accept: $accept" -o /dev/null -w '%{content_type}' "$url")
 
-python3 - "$rundir" "$instance" "$ctype" "$scheme" <<'PY'
+python3 - "$rundir" "$instance" "$ctype" "$scheme" "${targets[@]}" <<'PY'
 import statistics, sys
-d, instance, ctype = sys.argv[1], sys.argv[2], sys.argv[3]
+d, instance, ctype, scheme, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 def pct(t, q):
     return t[min(len(t) - 1, max(0, int(round(q * len(t))) - 1))]
-t = sorted(float(x) for x in open(d + "/scrape.txt") if x.strip())
 floors = sorted(float(x) for x in open(d + "/floor.txt") if x.strip())
 piped = sorted(float(x) for x in open(d + "/pipelined.txt") if x.strip())
 kam = sorted(float(x) for x in open(d + "/kamcmd.txt") if x.strip())
-med, floor, pfloor = statistics.median(t), statistics.median(floors), statistics.median(piped)
+floor, pfloor = statistics.median(floors), statistics.median(piped)
 print(f"instance: {instance}; {open(d + '/series.txt').read().strip()} kamailio_* samples per page; content type {ctype}")
-print(f"scrapes: {len(t)} ({sys.argv[4]}, Prometheus's Accept, gzip, kept connection)  median {med*1000:.2f} ms  p99 {pct(t, 0.99)*1000:.2f} ms")
 print(f"floor: {len(floors)} runs: median {floor*1000:.2f} ms per round (min {floors[0]*1000:.2f}, max {floors[-1]*1000:.2f})")
-print(f"ratio median/floor: {med/floor:.2f}")
-print(f"pipelined floor: median {pfloor*1000:.2f} ms per round (min {piped[0]*1000:.2f}, max {piped[-1]*1000:.2f}); ratio median/pipelined floor: {med/pfloor:.2f}")
+print(f"pipelined floor: median {pfloor*1000:.2f} ms per round (min {piped[0]*1000:.2f}, max {piped[-1]*1000:.2f})")
 if kam:
     kfloor = statistics.median(kam)
-    print(f"kamcmd floor (one kamcmd over one connection): median {kfloor*1000:.2f} ms per round (min {kam[0]*1000:.2f}, max {kam[-1]*1000:.2f}); ratio median/kamcmd floor: {med/kfloor:.2f}")
+    print(f"kamcmd floor (one kamcmd over one connection): median {kfloor*1000:.2f} ms per round (min {kam[0]*1000:.2f}, max {kam[-1]*1000:.2f})")
+for target in targets:
+    t = sorted(float(x) for x in open(f"{d}/scrape-{target}.txt") if x.strip())
+    med = statistics.median(t)
+    who = "" if len(targets) == 1 else f"exporter {target.upper()}: "
+    print(f"{who}scrapes: {len(t)} ({scheme}, Prometheus's Accept, gzip, kept connection)  median {med*1000:.2f} ms  p99 {pct(t, 0.99)*1000:.2f} ms")
+    print(f"{who}ratio median/floor: {med/floor:.2f}; median/pipelined floor: {med/pfloor:.2f}" + (f"; median/kamcmd floor: {med/kfloor:.2f}" if kam else ""))
 PY
