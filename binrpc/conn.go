@@ -287,6 +287,19 @@ func (p *Pending) Wait(ctx context.Context) ([]Value, error) { return p.wait(ctx
 // memory).
 func (p *Pending) WaitEncoded(ctx context.Context) ([]Value, error) { return p.wait(ctx, 1) }
 
+// Read waits until the reply of p's request has been read, without
+// decoding it; Wait then returns it. An error is a failure to read the
+// reply, which Wait returns too.
+func (p *Pending) Read(ctx context.Context) error {
+	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.done {
+		return nil
+	}
+	return c.await(ctx, p)
+}
+
 // wait waits for the reply and decodes it, leaving containers at level
 // lazy or deeper encoded (none for 0).
 func (p *Pending) wait(ctx context.Context, lazy int) ([]Value, error) {

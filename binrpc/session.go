@@ -80,6 +80,20 @@ func (s *Session) Send(ctx context.Context, reqs []Request) {
 	}
 }
 
+// Receive reads the replies of every request sent ahead, without decoding
+// them, and returns once all have arrived or one could not be read (the
+// call that takes it gets the error). ctl writes a reply with one
+// non-blocking writev and drops what the socket cannot take at that
+// moment: a caller that takes the replies as they come and converts each
+// is busy while later replies arrive, and on one CPU the goroutine
+// reading them then waits for it, so a large reply can be cut short.
+// After Receive, Kamailio writes nothing more while the caller converts.
+func (s *Session) Receive(ctx context.Context) {
+	if n := len(s.ahead); n > 0 {
+		s.ahead[n-1].p.Read(ctx)
+	}
+}
+
 // Call returns the reply to method with args, fully decoded.
 func (s *Session) Call(ctx context.Context, method string, args ...any) ([]Value, error) {
 	return s.call(ctx, method, args, false)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
 // A session's calls take the replies of the requests sent ahead (by method
@@ -39,6 +40,33 @@ func TestSessionTakesRepliesSentAhead(t *testing.T) {
 	}
 	if n := srv.Accepts(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// Receive returns once every reply sent ahead has been read, the last one
+// late: the calls then take them although the connection is gone.
+func TestSessionReceive(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		srv, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
+			if r.Method == "slow" {
+				time.Sleep(100 * time.Millisecond)
+				return fakectl.Response{Values: r.Args}
+			}
+			return echo(r)
+		})
+		s := binrpc.NewSession(addr, nil)
+		defer s.Close()
+		s.Send(ctx(t, 5*time.Second), []binrpc.Request{{Method: "echo", Args: []any{"a"}}, {Method: "slow", Args: []any{"b"}}})
+		s.Receive(ctx(t, 5*time.Second))
+		srv.DropConns()
+		for _, m := range []string{"slow", "echo"} {
+			if _, err := s.Call(ctx(t, 5*time.Second), m, map[string]any{"slow": "b", "echo": "a"}[m]); err != nil {
+				t.Fatalf("%s: %s: %v", network, m, err)
+			}
+		}
+		if n := srv.Accepts(); n != 1 {
+			t.Errorf("%s: %d connections, want 1: the replies were not read by Receive", network, n)
+		}
 	}
 }
 

@@ -281,6 +281,8 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 		begin = time.Now()
 		conn.Send(ctx, e.requests(methods))
 	}
+	// Every reply is read before any is converted (binrpc.Session.Receive).
+	conn.Receive(ctx)
 	for _, c := range e.collectors {
 		if !methods[c.name] {
 			e.logger.Debug("collector skipped: method not available", "collector", c.name)

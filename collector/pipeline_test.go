@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,3 +218,44 @@ func allSucceeded(t *testing.T, out *result) {
 
 // upOf returns a scrape's kamailio_up.
 func upOf(r *result) (float64, bool) { return sampleValue(r.page.Families(), upDesc.Name(), nil) }
+
+// Every reply of a scrape is read before the first collector converts one
+// (binrpc.Session.Receive): ctl cuts a reply that the socket cannot take
+// while the exporter is busy. The last collector's request is answered
+// 150 ms late, and the first collector, whose duration runs from the
+// scrape's requests to its end, ends after it, in the first scrape of the
+// run and in the next.
+func TestRepliesReadBeforeConverting(t *testing.T) {
+	const late = 150 * time.Millisecond
+	recs := loadRecordings(t)
+	last := collectors[len(collectors)-1]
+	for _, c := range slices.Backward(collectors) {
+		if !c.off {
+			last = c
+			break
+		}
+	}
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		resp := recorded(recs, r)
+		if r.Method == last.name {
+			resp.Delay = late
+		}
+		return resp
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	e := newTestExporter(t, s, 5*time.Second)
+	for _, scrape := range []string{"first", "second"} {
+		out := e.scrape(context.Background())
+		first := collectors[0].name
+		d, ok := sampleValue(out.page.Families(), durationDesc.Name(), map[string]string{"collector": first})
+		if !ok || d < late.Seconds() {
+			t.Errorf("%s scrape: %s took %v s (found %v), want at least %v: it ran before %s's reply was read", scrape, first, d, ok, late.Seconds(), last.name)
+		}
+		if n := s.Calls(last.name); n == 0 {
+			t.Fatalf("%s scrape: %s not requested", scrape, last.name)
+		}
+	}
+}
