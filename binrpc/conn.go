@@ -200,6 +200,8 @@ type Pending struct {
 	cookie uint32
 	size   int // request bytes, counted against the in-flight cap
 	done   bool
+	// arrived is when the reply was read whole; zero if it was not.
+	arrived time.Time
 	// The reply, kept encoded until Wait: a reply that arrives while an
 	// earlier one is awaited costs its bytes, not its decoded tree.
 	payload string
@@ -454,7 +456,7 @@ func (c *Conn) dequeue(q *Pending) {
 // kept without a copy.
 func (c *Conn) complete(q *Pending, h Header, hdr, payload []byte, owned bool) {
 	c.dequeue(q)
-	q.done = true
+	q.done, q.arrived = true, time.Now()
 	if c.keepRaw {
 		c.raw = append(append([]byte(nil), hdr...), payload...)
 	}

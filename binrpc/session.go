@@ -23,9 +23,10 @@ type Request struct {
 // unusable, so one broken reply costs one call, not the rest of the run. It
 // is not safe for concurrent use.
 type Session struct {
-	addr  Address
-	conn  *Conn
-	ahead []sent // requests sent ahead whose replies were not taken
+	addr    Address
+	conn    *Conn
+	ahead   []sent    // requests sent ahead whose replies were not taken
+	arrived time.Time // when the last call's reply arrived
 }
 
 type sent struct {
@@ -111,11 +112,13 @@ func (s *Session) call(ctx context.Context, method string, args []any, encoded b
 	if encoded {
 		wait = (*Pending).WaitEncoded
 	}
+	s.arrived = time.Time{}
 	i := slices.IndexFunc(s.ahead, func(r sent) bool { return r.Method == method && slices.Equal(r.Args, args) })
 	if i >= 0 {
 		p := s.ahead[i].p
 		s.ahead = slices.Delete(s.ahead, i, i+1)
 		vals, err := wait(p, ctx)
+		s.arrived = p.arrived
 		s.check(err)
 		if !errors.Is(err, ErrAbandoned) {
 			return vals, err
@@ -132,9 +135,15 @@ func (s *Session) call(ctx context.Context, method string, args []any, encoded b
 		return nil, err
 	}
 	vals, err := wait(p, ctx)
+	s.arrived = p.arrived
 	s.check(err)
 	return vals, err
 }
+
+// Arrived returns when the reply of the session's last call was read
+// whole (as it came, perhaps before the call): Kamailio's answer time, not
+// the caller's. Zero when the call got no reply.
+func (s *Session) Arrived() time.Time { return s.arrived }
 
 // check drops a connection that err left unusable, with the replies still
 // expected on it.

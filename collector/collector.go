@@ -11,10 +11,11 @@
 // (internal/page), which writes the exposition.
 //
 // A scrape asks core.uptime, and system.listMethods once per Kamailio run,
-// then sends every enabled collector's requests back to back before it
-// reads the first reply (Kamailio answers them in order, without waiting
-// for the exporter between them), then runs the collectors in order, each
-// taking its replies. What a Kamailio run has shown (kamailioRun: its
+// then sends every enabled collector's requests back to back (Kamailio
+// answers them in order, without waiting for the exporter between them),
+// reads every reply (ctl cuts a reply the socket cannot take while the
+// exporter is busy converting an earlier one), then runs the collectors in
+// order, each taking its replies. What a Kamailio run has shown (kamailioRun: its
 // methods, a reply too large for ctl) chooses the requests until it
 // restarts. A collector that fails exports nothing. The fetch of
 // Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
@@ -305,12 +306,18 @@ func (e *Exporter) requests(methods map[string]bool) []binrpc.Request {
 }
 
 // collect runs collector c, whose first request went out at begin: its
-// series go to out if it succeeds, its status to own.
-func (e *Exporter) collect(ctx context.Context, c *collector, conn Caller, out *page.Page, own *Sink, begin time.Time) {
+// series go to out if it succeeds, its status to own. Its duration runs
+// to the arrival of the reply its last call took (all were read before
+// any collector ran), or to its end when that call got none.
+func (e *Exporter) collect(ctx context.Context, c *collector, conn *binrpc.Session, out *page.Page, own *Sink, begin time.Time) {
 	s := newSink(e.logger, out)
 	s.descs, s.run = &e.descs, &e.run
 	err := e.update(ctx, c, conn, s)
-	took := time.Since(begin).Seconds()
+	end := conn.Arrived()
+	if end.IsZero() {
+		end = time.Now()
+	}
+	took := end.Sub(begin).Seconds()
 	own.Add(durationDesc, took, c.name)
 	switch {
 	case binrpc.IsMethodNotFound(err):

@@ -222,9 +222,9 @@ func upOf(r *result) (float64, bool) { return sampleValue(r.page.Families(), upD
 // Every reply of a scrape is read before the first collector converts one
 // (binrpc.Session.Receive): ctl cuts a reply that the socket cannot take
 // while the exporter is busy. The last collector's request is answered
-// 150 ms late, and the first collector, whose duration runs from the
-// scrape's requests to its end, ends after it, in the first scrape of the
-// run and in the next.
+// 150 ms late; the first collector runs after that, in the first scrape
+// of the run and in the next. A collector's duration still runs to the
+// arrival of its reply: short for the first, late for the last.
 func TestRepliesReadBeforeConverting(t *testing.T) {
 	const late = 150 * time.Millisecond
 	recs := loadRecordings(t)
@@ -235,10 +235,12 @@ func TestRepliesReadBeforeConverting(t *testing.T) {
 			break
 		}
 	}
+	var answered atomic.Int64 // when the late reply was sent, in ns
 	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
 		resp := recorded(recs, r)
 		if r.Method == last.name {
 			resp.Delay = late
+			answered.Store(time.Now().Add(late).UnixNano())
 		}
 		return resp
 	})
@@ -247,15 +249,27 @@ func TestRepliesReadBeforeConverting(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	e := newTestExporter(t, s, 5*time.Second)
+	first := *e.collectors[0]
+	var ran time.Time
+	update := first.update
+	first.update = func(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
+		ran = time.Now()
+		return update(ctx, c, cfg, s)
+	}
+	e.collectors[0] = &first
 	for _, scrape := range []string{"first", "second"} {
+		answered.Store(0)
 		out := e.scrape(context.Background())
-		first := collectors[0].name
-		d, ok := sampleValue(out.page.Families(), durationDesc.Name(), map[string]string{"collector": first})
-		if !ok || d < late.Seconds() {
-			t.Errorf("%s scrape: %s took %v s (found %v), want at least %v: it ran before %s's reply was read", scrape, first, d, ok, late.Seconds(), last.name)
+		allSucceeded(t, out)
+		if a := answered.Load(); a == 0 || ran.UnixNano() < a {
+			t.Errorf("%s scrape: %s ran %v before %s's reply was sent", scrape, first.name, time.Unix(0, a).Sub(ran), last.name)
 		}
-		if n := s.Calls(last.name); n == 0 {
-			t.Fatalf("%s scrape: %s not requested", scrape, last.name)
+		fams := out.page.Families()
+		if d, _ := sampleValue(fams, durationDesc.Name(), map[string]string{"collector": first.name}); d >= late.Seconds() {
+			t.Errorf("%s scrape: %s's duration %v s, want its reply's arrival, before %v", scrape, first.name, d, late)
+		}
+		if d, _ := sampleValue(fams, durationDesc.Name(), map[string]string{"collector": last.name}); d < late.Seconds() {
+			t.Errorf("%s scrape: %s's duration %v s, want at least %v", scrape, last.name, d, late)
 		}
 	}
 }
