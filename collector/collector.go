@@ -15,9 +15,9 @@
 // answers them in order, without waiting for the exporter between them),
 // reads every reply (ctl cuts a reply the socket cannot take while the
 // exporter is busy converting an earlier one), then runs the collectors in
-// order, each taking its replies. What a Kamailio run has shown (kamailioRun: its
-// methods, a reply too large for ctl) chooses the requests until it
-// restarts. A collector that fails exports nothing. The fetch of
+// order, each taking its replies. What a Kamailio run has shown
+// (kamailioRun: its methods, a reply too large for ctl) chooses the
+// requests until it restarts. A collector that fails exports nothing. The fetch of
 // Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
 // same deadline.
 //
