@@ -13,7 +13,9 @@
 #   scripts/kamailio.sh traffic [RUNDIR] [CALLS]   SIP calls and REGISTERs with sipp
 #
 # start runs Debian's Kamailio, or the build under $KAMAILIO_PREFIX when set;
-# with KAMAILIO_LARGE=1, the large instance of the benchmarks;
+# with KAMAILIO_LARGE=1, the large instance of the benchmarks
+# (KAMAILIO_DESTINATIONS dispatcher destinations, default 1 000, in sets of
+# 20; KAMAILIO_EXTRA_STATISTICS more scripted statistics, default none);
 # KAMAILIO_SHM_MB sets the shared memory pool (MB; default 64).
 # RUNDIR defaults to $KAMAILIO_RUNDIR or /tmp/kamailio_exporter-demo. Every
 # listener is on the loopback address $KAMAILIO_ADDR (default 127.0.0.1; the
@@ -144,6 +146,9 @@ start_instance() {
   for i in $(seq -w 1 300); do
     echo "modparam(\"statistics\", \"variable\", \"scripted_statistic_$i\")"
   done > "$dir/statistics.cfg"
+  for i in $(seq 1 "${KAMAILIO_EXTRA_STATISTICS:-0}"); do
+    echo "modparam(\"statistics\", \"variable\", \"extra_statistic_$i\")"
+  done >> "$dir/statistics.cfg"
   # KAMAILIO_CTL_BODY_KB lowers ctl's reply limit (default 32 KB), so that
   # stats.get_statistics all does not fit (an e2e test).
   if [ -n "${KAMAILIO_CTL_BODY_KB:-}" ]; then
@@ -158,7 +163,7 @@ start_instance() {
       echo 'modparam("ctl", "binrpc_struct_max_body_size", 4096)'
       for i in $(seq 1 100); do echo "modparam(\"htable\", \"htable\", \"large$i=>size=4;\")"; done
     } > "$dir/large.cfg"
-    for i in $(seq 0 999); do
+    for i in $(seq 0 $((${KAMAILIO_DESTINATIONS:-1000} - 1))); do
       echo "$((10 + i / 20)) sip:$iaddr:$((6000 + i)) 0 0 weight=$((i % 100))"
     done >> "$dir/dispatcher.list"
     defines+=(-A WITH_LARGE)

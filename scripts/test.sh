@@ -122,6 +122,9 @@ fi
 unset KAMAILIO_PREFIX
 printf '%s\n' "${matrix[@]}"
 
+step "a Kamailio whose replies outgrow the socket: every scrape complete"
+scripts/check-large-replies.sh 30
+
 step "the README's first command: scripts/demo.sh serves a demo Kamailio's metrics"
 . scripts/lib.sh
 demo_rundir=$(mktemp -d /tmp/kamailio_exporter-demo-check.XXXXXX)
