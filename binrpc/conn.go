@@ -408,9 +408,9 @@ func (c *Conn) readStreamReplies() {
 	for len(c.queue) > 0 && c.broken == nil {
 		// The reply being read is the oldest request's: a failure is its
 		// error, and the requests after it are abandoned.
-		q := c.queue[0]
+		q, ctx := c.queue[0], c.waitCtx
 		c.mu.Unlock()
-		h, hdr, payload, owned, err := c.readStream(q.cookie)
+		h, hdr, payload, owned, err := c.readStream(ctx, q.cookie)
 		c.mu.Lock()
 		switch {
 		case c.broken != nil: // closed meanwhile
@@ -525,7 +525,7 @@ func (c *Conn) abandon(except *Pending) {
 // until the next read; a larger one into a buffer of its own (owned), so
 // that a connection kept between scrapes does not hold the largest reply
 // it has seen.
-func (c *Conn) readStream(cookie uint32) (h Header, hdr, payload []byte, owned bool, err error) {
+func (c *Conn) readStream(ctx context.Context, cookie uint32) (h Header, hdr, payload []byte, owned bool, err error) {
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(c.c, streamReadBuffer)
 	}
@@ -555,10 +555,51 @@ func (c *Conn) readStream(cookie uint32) (h Header, hdr, payload []byte, owned b
 		}
 		payload = c.rbuf[:h.Length]
 	}
-	if _, err := io.ReadFull(c.br, payload); err != nil {
-		return h, nil, nil, false, fmt.Errorf("read payload (%d bytes): %w", h.Length, eofIsUnexpected(err))
+	if err := c.readPayload(ctx, payload); err != nil {
+		return h, nil, nil, false, err
 	}
 	return h, hb[:n], payload, owned, nil
+}
+
+// ErrCut is the error of a reply whose bytes stopped coming before its
+// end: ctl writes a reply with one non-blocking writev and drops what the
+// socket cannot take at that moment, so the rest never comes. The request
+// may be sent again on a new connection.
+var ErrCut = errors.New("reply cut short (ctl drops what the socket cannot take)")
+
+// stallTimeout is how long a reply's bytes may stop coming before it is
+// taken as cut. ctl gives up writing after 10 ms.
+const stallTimeout = 500 * time.Millisecond
+
+// readPayload reads a reply's payload, within ctx's deadline, failing with
+// ErrCut when its bytes stop for stallTimeout.
+func (c *Conn) readPayload(ctx context.Context, p []byte) error {
+	end, bounded := ctx.Deadline()
+	// The next header may take as long as Kamailio needs: back to ctx's
+	// deadline after the payload.
+	defer c.c.SetReadDeadline(end)
+	for n := 0; n < len(p); {
+		stall := time.Now().Add(stallTimeout)
+		if bounded && end.Before(stall) {
+			stall = end
+		}
+		if ctx.Err() != nil {
+			stall = time.Unix(1, 0)
+		}
+		if err := c.c.SetReadDeadline(stall); err != nil {
+			return fmt.Errorf("read payload (%d bytes): %w", len(p), err)
+		}
+		m, err := c.br.Read(p[n:])
+		n += m
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil && (!bounded || time.Now().Before(end)):
+			return fmt.Errorf("read payload (%d bytes): %d read, then nothing for %v: %w", len(p), n, stallTimeout, ErrCut)
+		default:
+			return fmt.Errorf("read payload (%d bytes): %w", len(p), eofIsUnexpected(err))
+		}
+	}
+	return nil
 }
 
 // readDatagram reads datagrams until one answers a request in flight, and

@@ -120,11 +120,12 @@ func (s *Session) call(ctx context.Context, method string, args []any, encoded b
 		vals, err := wait(p, ctx)
 		s.arrived = p.arrived
 		s.check(err)
-		if !errors.Is(err, ErrAbandoned) {
+		if !errors.Is(err, ErrAbandoned) && !errors.Is(err, ErrCut) {
 			return vals, err
 		}
-		// The connection broke before this reply was read: ask again on a
-		// new one.
+		// The connection broke before this reply was read, or the reply
+		// was cut: ask again on a new connection, where it is the only
+		// request.
 	}
 	if err := s.dial(ctx); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package binrpc_test
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,38 @@ func TestSessionReceive(t *testing.T) {
 		}
 		if n := srv.Accepts(); n != 1 {
 			t.Errorf("%s: %d connections, want 1: the replies were not read by Receive", network, n)
+		}
+	}
+}
+
+// A reply whose bytes stop before its end was cut by ctl (it drops what
+// the socket cannot take): the call fails with ErrCut after a short stall,
+// not at the deadline, and a session asks again on a new connection.
+func TestCutReplyAskedAgain(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		var cut atomic.Bool
+		srv, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
+			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 1000)))
+			if cut.CompareAndSwap(false, true) {
+				return fakectl.Response{Raw: full[:len(full)/2]} // and the connection stays open
+			}
+			return fakectl.Response{Raw: full}
+		})
+		begin := time.Now()
+		_, err := dial(t, addr).Call(ctx(t, 10*time.Second), "big")
+		if !errors.Is(err, binrpc.ErrCut) || time.Since(begin) > 5*time.Second {
+			t.Fatalf("%s: a stalled reply: %v after %v, want ErrCut soon", network, err, time.Since(begin))
+		}
+		cut.Store(false)
+		s := binrpc.NewSession(addr, nil)
+		defer s.Close()
+		s.Send(ctx(t, 10*time.Second), []binrpc.Request{{Method: "big"}})
+		got, err := s.Call(ctx(t, 10*time.Second), "big")
+		if err != nil || len(got) != 1 || len(got[0].Str) != 1000 {
+			t.Fatalf("%s: session: %v %v", network, got, err)
+		}
+		if n := srv.Accepts(); n != 3 {
+			t.Errorf("%s: %d connections, want 3 (the conn's, the session's cut one, the one asked again)", network, n)
 		}
 	}
 }
