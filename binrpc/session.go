@@ -20,8 +20,9 @@ type Request struct {
 // writes requests ahead, back to back; Call takes the reply of the first
 // request sent ahead that matches, or sends its request then. A session
 // dials on first use and again after an error left its connection
-// unusable, so one broken reply costs one call, not the rest of the run. It
-// is not safe for concurrent use.
+// unusable, so one broken reply costs one call, not the rest of the run,
+// and a reply cut short (ErrCut) is asked again. It is not safe for
+// concurrent use.
 type Session struct {
 	addr    Address
 	conn    *Conn
