@@ -296,9 +296,6 @@ func (p *Pending) Read(ctx context.Context) error {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p.done {
-		return nil
-	}
 	return c.await(ctx, p)
 }
 
@@ -308,10 +305,8 @@ func (p *Pending) wait(ctx context.Context, lazy int) ([]Value, error) {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !p.done {
-		if err := c.await(ctx, p); err != nil {
-			return nil, err
-		}
+	if err := c.await(ctx, p); err != nil {
+		return nil, err
 	}
 	if p.err == nil && !p.decoded {
 		p.vals, p.err = decodeString(p.payload, lazy)
@@ -332,10 +327,14 @@ func (p *Pending) wait(ctx context.Context, lazy int) ([]Value, error) {
 // on a new connection.
 var ErrAbandoned = fmt.Errorf("%w before the reply was read", ErrClosed)
 
-// await reads replies in order until p's has arrived, completing the
-// Pendings they belong to. It is called with c.mu held. Its error is a
-// failure to read p's reply; a fault or a malformed payload is p's result.
+// await reads replies in order until p's has arrived (nothing when it
+// has), completing the Pendings they belong to. It is called with c.mu
+// held. Its error is a failure to read p's reply; a fault or a malformed
+// payload is p's result.
 func (c *Conn) await(ctx context.Context, p *Pending) error {
+	if p.done {
+		return nil
+	}
 	if c.broken != nil {
 		p.done, p.err = true, fmt.Errorf("%s: %w", p.method, c.broken)
 		return nil
