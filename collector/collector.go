@@ -17,9 +17,9 @@
 // exporter is busy converting an earlier one), then runs the collectors in
 // order, each taking its replies. What a Kamailio run has shown
 // (kamailioRun: its methods, a reply too large for ctl) chooses the
-// requests until it restarts. A collector that fails exports nothing. The fetch of
-// Kamailio's xhttp_prom page (custom_metrics) runs meanwhile, within the
-// same deadline.
+// requests until it restarts. A collector that fails exports nothing. The
+// fetch of Kamailio's xhttp_prom page (custom_metrics) runs meanwhile,
+// within the same deadline.
 //
 // To stay small on a large Kamailio, large replies are walked one member at
 // a time (Caller.CallEncoded) rather than decoded whole, into the compact
@@ -265,10 +265,7 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	} else if err != nil {
 		e.logger.Error("collector failed", "collector", listMethods, "err", err)
 	}
-	up := 0.0
-	if err == nil {
-		up = 1
-	}
+	up := b2f(err == nil)
 	status(durationDesc, time.Since(begin).Seconds(), listMethods)
 	status(successDesc, up, listMethods)
 	status(upDesc, up)
