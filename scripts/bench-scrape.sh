@@ -49,15 +49,8 @@ esac
 export KAMAILIO_ADDR=127.0.0.6
 rundir=$(mktemp -d /tmp/kamailio_exporter-bench.XXXXXX)
 pid="" pid_b=""
-cleanup() {
-  local status=$?
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  [ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null; wait 2>/dev/null || true
-  scripts/kamailio.sh stop "$rundir" >/dev/null || true
-  # The binaries and Kamailio's logs (about 47 MB) are kept when something failed.
-  if [ "$status" = 0 ]; then rm -rf "$rundir"; else echo "kept: $rundir" >&2; fi
-}
-trap cleanup EXIT
+# The binaries and Kamailio's logs (about 47 MB) are kept when something failed.
+trap 'end_run $? "$rundir" "$pid" "$pid_b"' EXIT
 RTPENGINE=0 scripts/kamailio.sh start "$rundir" >/dev/null
 scripts/kamailio.sh traffic "$rundir" 10 >/dev/null
 if [ -n "${BENCH_EXPORTER:-}" ]; then

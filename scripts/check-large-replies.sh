@@ -21,13 +21,7 @@ export KAMAILIO_ADDR=127.0.0.5 KAMAILIO_LARGE=1 KAMAILIO_DESTINATIONS=5000 KAMAI
 export KAMAILIO_PEER=0 RTPENGINE=0
 rundir=$(mktemp -d /tmp/kamailio_exporter-large.XXXXXX)
 pid=""
-cleanup() {
-  local status=$?
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true
-  scripts/kamailio.sh stop "$rundir" >/dev/null || true
-  if [ "$status" = 0 ]; then rm -rf "$rundir"; else echo "kept: $rundir" >&2; fi
-}
-trap cleanup EXIT
+trap 'end_run $? "$rundir" "$pid"' EXIT
 scripts/kamailio.sh start "$rundir" >/dev/null
 if [ -n "${CHECK_EXPORTER:-}" ]; then
   cp "$CHECK_EXPORTER" "$rundir/kamailio_exporter"
