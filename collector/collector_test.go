@@ -482,6 +482,7 @@ func TestLabelValuesAreValidUTF8(t *testing.T) {
 	if s.out.Len() != 1 {
 		t.Fatalf("sample dropped: %v", s.out.Dropped())
 	}
+	s.out.Finish()
 	for _, l := range s.out.Families()[0].Metric[0].Label {
 		if l.GetName() == "description" && l.GetValue() != "bad \uFFFD utf8" {
 			t.Fatalf("description = %q", l.GetValue())

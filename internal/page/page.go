@@ -72,6 +72,12 @@ func sameFamily(a, b *Desc) bool {
 // exposition order and removes duplicates. A finished page is immutable and
 // may be written by several requests at once.
 type Page struct {
+	// added holds the series in the order added, in chunks of chunkLen,
+	// tail of them in the last: a slice grown one series at a time would
+	// be copied again and again (BENCHMARKS.md, the large instance).
+	// Finish sorts them into samples.
+	added   [][]sample
+	tail    int
 	samples []sample
 	descs   []*Desc // the families of the samples, by sample.desc
 	// labels holds label value tuples: each value as a uvarint length and
@@ -83,6 +89,9 @@ type Page struct {
 	index   map[*Desc]uint32 // the indexes in descs
 	last    uint32           // the family added last
 }
+
+// chunkLen is the number of series in a chunk of Page.added: 16 KiB.
+const chunkLen = 1024
 
 // span is a tuple's place in Page.labels.
 type span struct{ off, end uint32 }
@@ -105,25 +114,34 @@ func (p *Page) Add(d *Desc, v float64, values ...string) {
 		p.Drop(fmt.Sprintf("%s: %d label values for %d labels", d.name, len(values), len(d.labels)))
 		return
 	}
-	off := len(p.labels)
+	// The tuple is built in a local slice, stored once: while the garbage
+	// collector marks, each store of a slice into the page costs a write
+	// barrier.
+	labels := p.labels
+	off := len(labels)
 	for _, i := range d.order {
 		lv := values[i]
 		if !utf8.ValidString(lv) {
 			lv = strings.ToValidUTF8(lv, "\uFFFD")
 		}
-		p.labels = binary.AppendUvarint(p.labels, uint64(len(lv)))
-		p.labels = append(p.labels, lv...)
+		labels = binary.AppendUvarint(labels, uint64(len(lv)))
+		labels = append(labels, lv...)
 	}
-	if len(p.labels) > math.MaxUint32 {
-		p.labels = p.labels[:off]
+	if len(labels) > math.MaxUint32 {
 		p.Drop(d.name + ": the scrape's label values exceed 4 GiB")
 		return
 	}
 	tuple := uint32(off)
 	if len(values) > 0 {
-		tuple = p.share(off)
+		tuple, labels = p.share(labels, off)
 	}
-	p.samples = append(p.samples, sample{value: v, desc: p.family(d), tuple: tuple})
+	p.labels = labels
+	if len(p.added) == 0 || p.tail == chunkLen {
+		p.added = append(p.added, make([]sample, chunkLen))
+		p.tail = 0
+	}
+	p.added[len(p.added)-1][p.tail] = sample{value: v, desc: p.family(d), tuple: tuple}
+	p.tail++
 }
 
 // Drop lists a series left out, for the log.
@@ -134,7 +152,24 @@ func (p *Page) Drop(why string) { p.dropped = append(p.dropped, why) }
 func (p *Page) Dropped() []string { return p.dropped }
 
 // Len returns the number of series.
-func (p *Page) Len() int { return len(p.samples) }
+func (p *Page) Len() int { return p.addedLen() + len(p.samples) }
+
+// addedLen returns the number of series added and not yet finished.
+func (p *Page) addedLen() int {
+	if len(p.added) == 0 {
+		return 0
+	}
+	return (len(p.added)-1)*chunkLen + p.tail
+}
+
+// addedChunks returns the chunks of the series added, the last cut to
+// its tail.
+func (p *Page) addedChunks() [][]sample {
+	if n := len(p.added); n > 0 {
+		p.added[n-1] = p.added[n-1][:p.tail]
+	}
+	return p.added
+}
 
 // Descs returns the families added, those of series cut off again too.
 func (p *Page) Descs() []*Desc { return p.descs }
@@ -158,29 +193,32 @@ func (p *Page) family(d *Desc) uint32 {
 }
 
 // share returns the offset of an earlier tuple equal to the one just
-// written at off, dropping the new copy, or off when there is none.
-func (p *Page) share(off int) uint32 {
-	fresh := p.labels[off:]
+// written to labels at off, and labels without that copy; or off and
+// labels when there is none.
+func (p *Page) share(labels []byte, off int) (uint32, []byte) {
+	fresh := labels[off:]
 	for _, r := range p.recent {
-		if r.end > r.off && bytes.Equal(p.labels[r.off:r.end], fresh) {
-			p.labels = p.labels[:off]
-			return r.off
+		if r.end > r.off && bytes.Equal(labels[r.off:r.end], fresh) {
+			return r.off, labels[:off]
 		}
 	}
-	p.recent[p.next] = span{uint32(off), uint32(len(p.labels))}
+	p.recent[p.next] = span{uint32(off), uint32(len(labels))}
 	p.next = (p.next + 1) % len(p.recent)
-	return uint32(off)
+	return uint32(off), labels
 }
 
 // Mark is a page's length: its samples, label bytes and dropped series.
 type Mark struct{ samples, labels, dropped int }
 
 // Mark returns the page's length, to cut it back to with Truncate.
-func (p *Page) Mark() Mark { return Mark{len(p.samples), len(p.labels), len(p.dropped)} }
+func (p *Page) Mark() Mark { return Mark{p.addedLen(), len(p.labels), len(p.dropped)} }
 
 // Truncate cuts the page back to m: a failed collector's series leave it.
 func (p *Page) Truncate(m Mark) {
-	p.samples, p.labels, p.dropped = p.samples[:m.samples], p.labels[:m.labels], p.dropped[:m.dropped]
+	n := (m.samples + chunkLen - 1) / chunkLen
+	clear(p.added[n:])
+	p.added, p.tail = p.added[:n], m.samples-max(n-1, 0)*chunkLen
+	p.labels, p.dropped = p.labels[:m.labels], p.dropped[:m.dropped]
 	for i, r := range p.recent {
 		if int(r.end) > m.labels {
 			p.recent[i] = span{}
@@ -256,17 +294,23 @@ func (p *Page) Finish() {
 	// By name (a counting sort, which keeps the order added), then each
 	// name's series by label values.
 	start := make([]int, len(p.descs)+1)
-	for _, x := range p.samples {
-		start[rank[x.desc]+1]++
+	chunks := p.addedChunks()
+	for _, chunk := range chunks {
+		for _, x := range chunk {
+			start[rank[x.desc]+1]++
+		}
 	}
 	for r := range len(p.descs) {
 		start[r+1] += start[r]
 	}
-	sorted, next := make([]sample, len(p.samples)), slices.Clone(start)
-	for _, x := range p.samples {
-		sorted[next[rank[x.desc]]] = x
-		next[rank[x.desc]]++
+	sorted, next := make([]sample, p.addedLen()), slices.Clone(start)
+	for _, chunk := range chunks {
+		for _, x := range chunk {
+			sorted[next[rank[x.desc]]] = x
+			next[rank[x.desc]]++
+		}
 	}
+	p.added, p.tail = nil, 0
 	var perm []int       // the order of the last name sorted
 	var added []labelKey // that name's series, as compareLabels sees them
 	var scratch []sample

@@ -22,7 +22,7 @@ import (
 // conflicting families and the repeated series dropped. It returns the
 // series as text and what it dropped.
 func referenceFinish(p *Page) (series, dropped []string) {
-	samples := slices.Clone(p.samples)
+	samples := slices.Concat(p.addedChunks()...)
 	slices.SortStableFunc(samples, func(a, b sample) int { return p.compareSeries(&a, &b) })
 	var out []sample
 	for i := 0; i < len(samples); {
