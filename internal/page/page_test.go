@@ -189,6 +189,36 @@ func TestTruncateRemovesSeries(t *testing.T) {
 	}
 }
 
+// A collector cut off at, before or after a chunk's end leaves exactly the
+// series added before it, and the page goes on from there.
+func TestTruncateAcrossChunks(t *testing.T) {
+	d := NewDesc("kamailio_d", "d", prometheus.GaugeValue, "n")
+	for _, kept := range []int{0, 1, chunkLen - 1, chunkLen, chunkLen + 1, 2 * chunkLen, 2*chunkLen + 500} {
+		p := &Page{}
+		for i := range kept {
+			p.Add(d, float64(i), fmt.Sprintf("%06d", i))
+		}
+		m := p.Mark()
+		for i := range chunkLen + 300 {
+			p.Add(d, -1, fmt.Sprintf("gone%06d", i))
+		}
+		p.Truncate(m)
+		if p.Len() != kept {
+			t.Fatalf("kept %d: %d series after Truncate", kept, p.Len())
+		}
+		p.Add(d, float64(kept), fmt.Sprintf("%06d", kept))
+		p.Finish()
+		if p.Len() != kept+1 {
+			t.Fatalf("kept %d: %d series after Finish, want %d", kept, p.Len(), kept+1)
+		}
+		for i := range p.samples {
+			if x := &p.samples[i]; x.value != float64(i) || p.values(x)[0] != fmt.Sprintf("%06d", i) {
+				t.Fatalf("kept %d: series %d is %s %g", kept, i, p.key(x), x.value)
+			}
+		}
+	}
+}
+
 // registryCollector hands a page's series to a registry as
 // prometheus.Metrics, so that a test sees them as client_golang checks and
 // writes them.
