@@ -72,6 +72,9 @@ type Conn struct {
 	reading  bool
 	progress chan struct{} // closed, and replaced, when a reply is read
 	waitCtx  context.Context
+	// prev is the reply read last on a stream: a malformed header after
+	// it shows that its own end may be lost (spliced).
+	prev *Pending
 }
 
 // LastReply returns the last reply packet (header and payload) as read,
@@ -414,16 +417,33 @@ func (c *Conn) readStreamReplies() {
 		switch {
 		case c.broken != nil: // closed meanwhile
 		case err != nil:
+			c.spliced(err)
 			c.fail(c.waitCtx, q.method, err, q)
 		default:
 			c.complete(q, h, hdr, payload, owned)
+			c.prev = q
 		}
 		if c.progress != nil {
 			close(c.progress)
 			c.progress = nil
 		}
 	}
-	c.reading = false
+	// With nothing in flight, no reply follows the last one read.
+	c.reading, c.prev = false, nil
+}
+
+// spliced handles a malformed frame header, err, read after the reply
+// c.prev: when ctl cut that reply (ErrCut), the replies it wrote after it
+// filled its length, and the header was read from inside one of them. The
+// reply read whole is then not trusted: unless already taken, it fails with
+// ErrCut, and a session asks again.
+func (c *Conn) spliced(err error) {
+	p := c.prev
+	if p == nil || p.decoded || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+		return
+	}
+	p.payload, p.fault = "", false
+	p.err = fmt.Errorf("%s: the next reply's header is malformed (%v), so this reply may hold the start of the next: %w", p.method, err, ErrCut)
 }
 
 // flush writes the buffered requests.
@@ -562,8 +582,10 @@ func (c *Conn) readStream(ctx context.Context, cookie uint32) (h Header, hdr, pa
 
 // ErrCut is the error of a reply whose bytes stopped coming before its
 // end: ctl writes a reply with one non-blocking writev and drops what the
-// socket cannot take at that moment, so the rest never comes. The request
-// may be sent again on a new connection.
+// socket cannot take at that moment, so the rest never comes. It is also
+// the error of a reply followed by a malformed header: the rest of a cut
+// reply is then made of the replies after it. The request may be sent
+// again on a new connection.
 var ErrCut = errors.New("reply cut short (ctl drops what the socket cannot take)")
 
 // stallTimeout is how long a reply's bytes may stop coming before it is

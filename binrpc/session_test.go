@@ -103,6 +103,39 @@ func TestCutReplyAskedAgain(t *testing.T) {
 	}
 }
 
+// A cut reply followed by more replies reads as whole: the bytes of the
+// replies after it fill its length, and the next header falls inside
+// one of them. That header, not the cut reply, is malformed: the cut reply
+// is asked again too, never returned spliced.
+func TestSplicedReplyAskedAgain(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		var cut atomic.Bool
+		srv, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
+			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat(r.Method, 1000)))
+			if r.Method == "a" && cut.CompareAndSwap(false, true) {
+				return fakectl.Response{Raw: full[:len(full)/2]}
+			}
+			return fakectl.Response{Raw: full}
+		})
+		s := binrpc.NewSession(addr, nil)
+		defer s.Close()
+		s.Send(ctx(t, 10*time.Second), []binrpc.Request{{Method: "a"}, {Method: "b"}, {Method: "c"}})
+		s.Receive(ctx(t, 10*time.Second))
+		for _, m := range []string{"a", "b", "c"} {
+			got, err := s.Call(ctx(t, 10*time.Second), m)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("%s: %s: %d values, %v", network, m, len(got), err)
+			}
+			if got[0].Str != strings.Repeat(m, 1000) {
+				t.Fatalf("%s: %s: %q, spliced", network, m, got[0].Str)
+			}
+		}
+		if n := srv.Calls("a"); n != 2 {
+			t.Errorf("%s: a asked %d times, want 2", network, n)
+		}
+	}
+}
+
 // A session that cannot dial says that no reply came; a fault is a reply.
 func TestSessionNoReply(t *testing.T) {
 	_, addr := start(t, "unix", echo)
