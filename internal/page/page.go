@@ -114,9 +114,6 @@ func (p *Page) Add(d *Desc, v float64, values ...string) {
 		p.Drop(fmt.Sprintf("%s: %d label values for %d labels", d.name, len(values), len(d.labels)))
 		return
 	}
-	// The tuple is built in a local slice, stored once: while the garbage
-	// collector marks, each store of a slice into the page costs a write
-	// barrier.
 	labels := p.labels
 	off := len(labels)
 	for _, i := range d.order {
@@ -276,7 +273,7 @@ func (p *Page) compareLabels(a, b *sample) int {
 // the one added first. A family whose name an earlier-added family with
 // another HELP, type or label set carries loses its series. What is dropped
 // is listed in Dropped, but series of shared families, which several
-// collectors are expected to fill.
+// collectors are expected to fill. It is called once, after the last Add.
 func (p *Page) Finish() {
 	// rank[i] orders the families by name; equal names, equal ranks.
 	order := make([]int, len(p.descs))
