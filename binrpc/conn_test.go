@@ -36,10 +36,21 @@ func echo(req fakectl.Request) fakectl.Response {
 // the connection.
 func cutting(r fakectl.Request) fakectl.Response {
 	if r.Method == "cut" {
-		full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 100)))
-		return fakectl.Response{Raw: full[:len(full)/2], Close: true}
+		resp := repeated(r, "x", 100, true)
+		resp.Close = true
+		return resp
 	}
 	return echo(r)
+}
+
+// repeated answers r with a string of n times s, or with the first half of
+// that reply's bytes when cut (and the connection stays open).
+func repeated(r fakectl.Request, s string, n int, cut bool) fakectl.Response {
+	full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat(s, n)))
+	if cut {
+		return fakectl.Response{Raw: full[:len(full)/2]}
+	}
+	return fakectl.Response{Raw: full}
 }
 
 func start(t *testing.T, network string, h fakectl.Handler) (*fakectl.Server, binrpc.Address) {

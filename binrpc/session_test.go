@@ -78,11 +78,7 @@ func TestCutReplyAskedAgain(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		var cut atomic.Bool
 		srv, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
-			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat("x", 1000)))
-			if cut.CompareAndSwap(false, true) {
-				return fakectl.Response{Raw: full[:len(full)/2]} // and the connection stays open
-			}
-			return fakectl.Response{Raw: full}
+			return repeated(r, "x", 1000, cut.CompareAndSwap(false, true))
 		})
 		begin := time.Now()
 		_, err := dial(t, addr).Call(ctx(t, 10*time.Second), "big")
@@ -111,11 +107,7 @@ func TestSplicedReplyAskedAgain(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		var cut atomic.Bool
 		srv, addr := start(t, network, func(r fakectl.Request) fakectl.Response {
-			full := fakectl.Packet(binrpc.TypeReply, r.Cookie, binrpc.String(strings.Repeat(r.Method, 1000)))
-			if r.Method == "a" && cut.CompareAndSwap(false, true) {
-				return fakectl.Response{Raw: full[:len(full)/2]}
-			}
-			return fakectl.Response{Raw: full}
+			return repeated(r, r.Method, 1000, r.Method == "a" && cut.CompareAndSwap(false, true))
 		})
 		s := binrpc.NewSession(addr, nil)
 		defer s.Close()
