@@ -164,13 +164,11 @@ func (s *Session) Close() {
 	s.conn, s.ahead = nil, nil
 }
 
-// End reads the replies nobody took and returns the connection, to be kept
-// for a later session; nil when it broke.
+// End reads the replies nobody took, without decoding them, and returns
+// the connection, to be kept for a later session; nil when it broke.
 func (s *Session) End(ctx context.Context) *Conn {
 	for _, r := range s.ahead {
-		if _, err := r.p.Wait(ctx); err != nil {
-			s.check(err)
-		}
+		s.check(r.p.Read(ctx))
 	}
 	s.ahead = nil
 	return s.conn
