@@ -48,9 +48,9 @@ case "$instance" in
 esac
 export KAMAILIO_ADDR=127.0.0.6
 rundir=$(mktemp -d /tmp/kamailio_exporter-bench.XXXXXX)
-pid="" pid_b=""
+declare -A pids=() urls=() # by exporter: a, and b when comparing
 # The binaries and Kamailio's logs (about 47 MB) are kept when something failed.
-trap 'end_run $? "$rundir" "$pid" "$pid_b"' EXIT
+trap 'end_run $? "$rundir" "${pids[@]}"' EXIT
 RTPENGINE=0 scripts/kamailio.sh start "$rundir" >/dev/null
 scripts/kamailio.sh traffic "$rundir" 10 >/dev/null
 if [ -n "${BENCH_EXPORTER:-}" ]; then
@@ -59,7 +59,6 @@ else
   go build -o "$rundir/kamailio_exporter" .
 fi
 go build -o "$rundir/floor" ./internal/floor
-port=$(free_port)
 web=() scheme=http
 if [ "${BENCH_TLS:-0}" = 1 ]; then
   # HTTPS, with the test Kamailio's self-signed certificate.
@@ -67,21 +66,24 @@ if [ "${BENCH_TLS:-0}" = 1 ]; then
   web=(--web.config.file="$rundir/web.yml") scheme=https
   curl() { command curl -k "$@"; }
 fi
-read -ra args_a <<< "${BENCH_ARGS:-}"
-"$rundir/kamailio_exporter" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
-  --collector.dialog.profiles=inbound "${web[@]}" "${args_a[@]}" > "$rundir/exporter.log" 2>&1 &
-pid=$!
-url="$scheme://127.0.0.1:$port/metrics"
-wait_http "$url"
+# start_exporter NAME BINARY FLAGS: starts exporter NAME on the Kamailio
+# with FLAGS (one string, split at spaces) and waits for its page.
+start_exporter() {
+  local name=$1 bin=$2 port extra
+  read -ra extra <<< "$3"
+  port=$(free_port)
+  "$bin" --web.listen-address="127.0.0.1:$port" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
+    --collector.dialog.profiles=inbound "${web[@]}" "${extra[@]}" > "$rundir/exporter_$name.log" 2>&1 &
+  pids[$name]=$!
+  urls[$name]="$scheme://127.0.0.1:$port/metrics"
+  wait_http "${urls[$name]}"
+}
+start_exporter a "$rundir/kamailio_exporter" "${BENCH_ARGS:-}"
+url=${urls[a]}
 targets=(a)
 if [ -n "${BENCH_B_EXPORTER:-}${BENCH_B_ARGS:-}" ]; then
   cp "${BENCH_B_EXPORTER:-$rundir/kamailio_exporter}" "$rundir/exporter_b"
-  read -ra args_b <<< "${BENCH_B_ARGS:-}"
-  port_b=$(free_port)
-  "$rundir/exporter_b" --web.listen-address="127.0.0.1:$port_b" --kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" \
-    --collector.dialog.profiles=inbound "${web[@]}" "${args_b[@]}" > "$rundir/exporter_b.log" 2>&1 &
-  pid_b=$!
-  wait_http "$scheme://127.0.0.1:$port_b/metrics"
+  start_exporter b "$rundir/exporter_b" "${BENCH_B_ARGS:-}"
   targets=(a b)
 fi
 
@@ -118,15 +120,11 @@ fi
 # Prometheus's request: its Accept header, gzip (curl --compressed sends
 # Accept-Encoding and inflates, as Prometheus does).
 accept='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
-# urls N TARGET: curl arguments for N GETs of the target's page.
-urls() {
-  local u=$url
-  [ "$2" = b ] && u="$scheme://127.0.0.1:$port_b/metrics"
-  for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "$u"; done
-}
+# gets N TARGET: curl arguments for N GETs of the target's page.
+gets() { for _ in $(seq 1 "$1"); do printf -- '-o\n/dev/null\n%s\n' "${urls[$2]}"; done; }
 per_block=$(( (n + blocks - 1) / blocks ))
 for target in "${targets[@]}"; do
-  mapfile -t warm < <(urls 20 "$target")
+  mapfile -t warm < <(gets 20 "$target")
   curl -sf --compressed -H "Accept: $accept" "${warm[@]}" # warm up
   : > "$rundir/scrape-$target.txt"
 done
@@ -147,7 +145,7 @@ for block in $(seq 1 "$blocks"); do
   order=("${targets[@]}")
   [ $((block % 2)) = 0 ] && [ "${#targets[@]}" = 2 ] && order=(b a)
   for target in "${order[@]}"; do
-    mapfile -t args < <(urls "$per_block" "$target")
+    mapfile -t args < <(gets "$per_block" "$target")
     curl -sf --compressed -H "Accept: $accept" -w '%{time_total}\n' "${args[@]}" >> "$rundir/scrape-$target.txt"
   done
   "$rundir/floor" -uri "unix://$rundir/kamailio_ctl" -rounds "$rounds" < "$rundir/rpcs" >> "$rundir/floor.txt"
