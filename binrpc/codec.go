@@ -314,7 +314,7 @@ func argValue(a any) (Value, error) {
 //
 // With lazy > 0, containers at level lazy or deeper (a reply's top-level
 // values are at level 1) are checked but not built: such a value keeps its
-// encoded members in Str (Value.Encoded), and Value.Each, Expand and Get
+// encoded members in Str (Value.Encoded), and Value.Walk, Each, Expand and Get
 // decode them when asked. A large reply can then be converted
 // one part at a time, each part's members garbage before the next is built.
 type decoder struct {
@@ -384,8 +384,8 @@ func (d *decoder) release() {
 }
 
 // Encoded reports whether v is a struct or array whose members were left
-// encoded (Pending.WaitEncoded, Each): Members is nil, Each, Expand and Get
-// decode them.
+// encoded (Pending.WaitEncoded, Each, Cursor.Value): Members is nil; Walk,
+// Each, Expand and Get decode them.
 func (v Value) Encoded() bool {
 	return (v.Kind == KindStruct || v.Kind == KindArray) && v.Members == nil && v.Str != ""
 }
@@ -398,18 +398,8 @@ func (v Value) Expand() (Value, error) {
 	if !v.Encoded() {
 		return v, nil
 	}
-	return v.expand(nil)
-}
-
-// expand decodes the encoded container v, carving its members from arena's
-// spare capacity (which it may replace).
-func (v Value) expand(arena *[]Member) (Value, error) {
 	d := newDecoder(v.Str, 0)
 	defer d.release()
-	if arena != nil {
-		d.arena = (*arena)[:0]
-		defer func() { *arena = d.arena }()
-	}
 	out, _, err := d.container(v.Kind, 1)
 	if err == nil && d.off != len(d.s) {
 		err = malformed("%d bytes after the %s", len(d.s)-d.off, v.Kind)
@@ -490,23 +480,30 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 	if err := checkValue(typ, length, start, depth); err != nil {
 		return v, false, err
 	}
+	if Kind(typ) == KindStruct || Kind(typ) == KindArray {
+		return d.container(Kind(typ), depth+1)
+	}
 	from := d.off
 	d.off += length
+	return d.scalar(typ, from, d.off), false, nil
+}
+
+// scalar decodes the scalar record of type typ held in the payload bytes
+// [from, to), checked by checkValue.
+func (d *decoder) scalar(typ byte, from, to int) Value {
 	switch Kind(typ) {
 	case KindInt:
-		u := d.bigEndian(from, d.off)
-		if length == 4 { // a C int, two's complement
-			return Int(int64(int32(uint32(u)))), false, nil
+		u := d.bigEndian(from, to)
+		if to-from == 4 { // a C int, two's complement
+			return Int(int64(int32(uint32(u))))
 		}
-		return Int(int64(u)), false, nil
+		return Int(int64(u))
 	case KindDouble:
-		return Double(float64(int64(d.bigEndian(from, d.off))) / 1000), false, nil
+		return Double(float64(int64(d.bigEndian(from, to))) / 1000)
 	case KindString:
-		return String(trimNUL(d.str(from, d.off))), false, nil
-	case KindBytes:
-		return Bytes(d.str(from, d.off)), false, nil
+		return String(trimNUL(d.str(from, to)))
 	}
-	return d.container(Kind(typ), depth+1) // the only other kinds checkValue passes
+	return Bytes(d.str(from, to))
 }
 
 // checkValue checks a value record (not an end marker) of type typ and
@@ -634,54 +631,13 @@ func (d *decoder) member(k Kind, depth int) (m Member, end bool, err error) {
 }
 
 // Each calls fn with each member of the struct or array v, in order, and
-// stops at the first error fn returns. The members of an encoded container
-// (Encoded) are decoded one at a time, without building its member slice,
-// and a member that is itself a struct or array comes encoded: walk it with
-// Each too, or Expand it. A reply of any size is then walked with memory
-// for one member at a time.
+// stops at the first error fn returns: Walk, with every member taken whole
+// (a member that is itself a struct or array comes encoded).
 func (v Value) Each(fn func(Member) error) error {
-	if v.Kind != KindStruct && v.Kind != KindArray {
-		return fmt.Errorf("binrpc: Each on a %s", v.Kind)
-	}
-	if !v.Encoded() {
-		for _, m := range v.Members {
-			if err := fn(m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	d := newDecoder(v.Str, 2) // the members' own containers stay encoded
-	defer d.release()
-	for {
-		m, end, err := d.member(v.Kind, 1)
+	return v.Walk(func(c *Cursor) error {
+		m, err := c.Member()
 		if err != nil {
 			return err
-		}
-		if end {
-			if d.off != len(d.s) {
-				return malformed("%d bytes after the %s", len(d.s)-d.off, v.Kind)
-			}
-			return nil
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-	}
-}
-
-// EachExpanded is Each with every member decoded whole, its containers
-// included, into memory that the next member reuses: fn must not keep a
-// member's containers past its return. It walks a reply made of many
-// mid-sized containers (dispatcher sets, say) at the cost of the largest.
-func (v Value) EachExpanded(fn func(Member) error) error {
-	var arena []Member
-	return v.Each(func(m Member) error {
-		if m.Value.Encoded() {
-			var err error
-			if m.Value, err = m.Value.expand(&arena); err != nil {
-				return err
-			}
 		}
 		return fn(m)
 	})

@@ -407,21 +407,12 @@ func checkEach(t *testing.T, v, full Value) {
 	if g := normalize([]Value{{Kind: v.Kind, Members: got}}); !reflect.DeepEqual(g, normalize([]Value{want})) {
 		t.Fatalf("Each gave\n%#v\nfull:\n%#v", g, want)
 	}
-	// EachExpanded gives the same members, decoded whole, though in memory
-	// that the next member reuses.
-	var whole []Member
-	if err := v.EachExpanded(func(m Member) error {
-		if hasEncoded(m.Value) {
-			t.Fatalf("EachExpanded gave an encoded container: %#v", m.Value)
-		}
-		m.Value = deepClone(m.Value)
-		whole = append(whole, m)
-		return nil
-	}); err != nil {
-		t.Fatalf("EachExpanded: %v", err)
-	}
-	if g := normalize([]Value{{Kind: v.Kind, Members: whole}}); !reflect.DeepEqual(g, normalize([]Value{want})) {
-		t.Fatalf("EachExpanded gave\n%#v\nfull:\n%#v", g, want)
+	// A walk that descends into every struct and array, in the same pass,
+	// rebuilds the full decode.
+	if g, err := walkAll(v.Kind, v.Walk); err != nil {
+		t.Fatalf("Walk: %v", err)
+	} else if !reflect.DeepEqual(normalize([]Value{g}), normalize([]Value{want})) {
+		t.Fatalf("Walk gave\n%#v\nfull:\n%#v", g, want)
 	}
 	if len(got) > 0 {
 		stop := errors.New("stop")
@@ -432,30 +423,23 @@ func checkEach(t *testing.T, v, full Value) {
 	}
 }
 
-// hasEncoded reports whether v or anything in it is left encoded.
-func hasEncoded(v Value) bool {
-	if v.Encoded() {
-		return true
-	}
-	for _, m := range v.Members {
-		if hasEncoded(m.Value) {
-			return true
+// walkAll rebuilds a container of kind k by walking it, descending into
+// every struct and array with the cursor's Walk.
+func walkAll(k Kind, walk func(func(*Cursor) error) error) (Value, error) {
+	out := Value{Kind: k}
+	err := walk(func(c *Cursor) error {
+		var m Member
+		var err error
+		if k := c.Kind(); k == KindStruct || k == KindArray {
+			m = Member{Name: c.Name(), Named: c.Named()}
+			m.Value, err = walkAll(k, c.Walk)
+		} else {
+			m, err = c.Member()
 		}
-	}
-	return false
-}
-
-// deepClone copies v's members, at every level.
-func deepClone(v Value) Value {
-	if v.Members != nil {
-		ms := make([]Member, len(v.Members))
-		for i, m := range v.Members {
-			m.Value = deepClone(m.Value)
-			ms[i] = m
-		}
-		v.Members = ms
-	}
-	return v
+		out.Members = append(out.Members, m)
+		return err
+	})
+	return out, err
 }
 
 // expandAll expands v and everything in it.

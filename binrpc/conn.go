@@ -285,9 +285,10 @@ func (c *Conn) overCap(size int) bool {
 func (p *Pending) Wait(ctx context.Context) ([]Value, error) { return p.wait(ctx, 0) }
 
 // WaitEncoded is Wait, but leaves the reply's top-level structs and arrays
-// encoded: Value.Each walks one of them a member at a time (leaving the
-// containers inside encoded in turn), Value.Expand decodes it whole, and
-// Value.Get finds a member in it. A large reply (dispatcher.list,
+// encoded: Value.Walk walks one of them in one pass, a member at a time,
+// descending into the containers inside when asked; Value.Each gives its
+// members with their containers encoded, Value.Expand decodes it whole,
+// and Value.Get finds a member in it. A large reply (dispatcher.list,
 // stats.fetch) is then never decoded whole (BENCHMARKS.md, resident
 // memory).
 func (p *Pending) WaitEncoded(ctx context.Context) ([]Value, error) { return p.wait(ctx, 1) }

@@ -57,7 +57,7 @@ func (k Kind) String() string {
 // Value is one decoded BINRPC value. Only the field matching Kind is set:
 // Int for KindInt, Double for KindDouble, Str for KindString and KindBytes,
 // Members for KindStruct and KindArray, or Str for a struct or array whose
-// members were left encoded (Encoded; Each, Expand and Get decode them).
+// members were left encoded (Encoded; Walk, Each, Expand and Get decode them).
 type Value struct {
 	Kind    Kind
 	Int     int64
@@ -104,7 +104,7 @@ func Array(vs ...Value) Value {
 func Named(name string, v Value) Member { return Member{Name: name, Named: true, Value: v} }
 
 // Get returns the first member named name of a struct. An encoded struct
-// (Encoded) is decoded for it: walk a large one with Each instead.
+// (Encoded) is decoded for it: walk a large one with Walk instead.
 func (v Value) Get(name string) (Value, bool) {
 	if v.Encoded() {
 		var err error

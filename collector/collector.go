@@ -50,7 +50,7 @@ import (
 // Caller sends one RPC and returns its reply's top-level values; a fault is
 // a *binrpc.FaultError. CallEncoded leaves the top-level structs and arrays
 // encoded (binrpc.Pending.WaitEncoded): a collector walks a large reply
-// with Value.Each, one member at a time.
+// with Value.Walk, in one pass, without building its member slices.
 type Caller interface {
 	Call(ctx context.Context, method string, args ...any) ([]binrpc.Value, error)
 	CallEncoded(ctx context.Context, method string, args ...any) ([]binrpc.Value, error)

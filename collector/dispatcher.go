@@ -38,9 +38,10 @@ func dispatcherUp(flags string) bool {
 
 // dispatcher.list: {NRSETS, RECORDS{SET{ID, TARGETS{DEST{URI, FLAGS,
 // PRIORITY, [ATTRS{…WEIGHT, RWEIGHT…}], [LATENCY{AVG, STD, EST, MAX,
-// TIMEOUT}]}…}}…}}, walked one set at a time: thousands of destinations
-// are never decoded at once. No sets loaded (fault 500 "No Destination
-// Sets") is an empty result.
+// TIMEOUT}]}…}}…}}, walked in one pass (binrpc.Value.Walk), each
+// destination picked as it comes: thousands of destinations build no
+// member slice. No sets loaded (fault 500 "No Destination Sets") is an
+// empty result.
 func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink) error {
 	top, err := callEncodedStruct(ctx, c, "dispatcher.list")
 	if binrpc.IsFault(err, 500, "No Destination Sets") {
@@ -50,26 +51,20 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 		return err
 	}
 	w := newDestWalker(s)
-	err = eachNamed(top, "RECORDS", func(records binrpc.Value) error {
-		if records.Kind != binrpc.KindStruct {
-			return fmt.Errorf("RECORDS: want a struct, got %s", records.Kind)
-		}
-		// One set decoded at a time, each in the memory of the last.
-		return records.EachExpanded(func(m binrpc.Member) error {
-			if m.Name != "SET" {
-				return nil
+	err = eachNamed(top, "RECORDS", func(records *binrpc.Cursor) error {
+		return eachNamed(records, "SET", func(set *binrpc.Cursor) error {
+			if err := w.set.pickAt(set); err != nil {
+				return fmt.Errorf("SET: %w", err)
 			}
-			set := m.Value
-			id, err := number(set, "ID")
+			id, err := w.set.number(0)
 			if err != nil {
 				return fmt.Errorf("SET: %w", err)
 			}
 			w.setID, w.setName = strconv.Itoa(int(id)), cfg.DispatcherSetNames[int(id)]
-			targets, ok := set.Get("TARGETS")
-			if !ok {
+			if !w.set.ok[1] {
 				return nil
 			}
-			return eachNamed(targets, "DEST", w.add)
+			return eachNamed(w.set.vals[1], "DEST", w.add)
 		})
 	})
 	if err != nil {
@@ -78,32 +73,41 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 	return nil
 }
 
+// walker is a container to walk: a binrpc.Value, or the *binrpc.Cursor of
+// a walk at one.
+type walker interface {
+	Walk(fn func(*binrpc.Cursor) error) error
+}
+
 // eachNamed calls fn with each member named name of the struct v.
-func eachNamed(v binrpc.Value, name string, fn func(binrpc.Value) error) error {
-	if v.Kind != binrpc.KindStruct {
-		return fmt.Errorf("%s: want a struct, got %s", name, v.Kind)
-	}
-	return v.Each(func(m binrpc.Member) error {
-		if m.Name != name {
+func eachNamed(v walker, name string, fn func(*binrpc.Cursor) error) error {
+	return v.Walk(func(c *binrpc.Cursor) error {
+		if c.Name() != name {
 			return nil
 		}
-		return fn(m.Value)
+		if err := fn(c); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
 	})
 }
 
 // destWalker converts destinations, reusing its pickers.
 type destWalker struct {
-	s                    *Sink
-	setID, setName       string
-	dest, attrs, latency *picker
+	s                         *Sink
+	setID, setName            string
+	set, dest, attrs, latency *picker
 }
 
 func newDestWalker(s *Sink) *destWalker {
-	return &destWalker{s: s,
-		dest:    newPicker("URI", "FLAGS", "PRIORITY", "ATTRS", "LATENCY"),
+	w := &destWalker{s: s,
+		// TARGETS taken whole: a set's ID is known before its destinations
+		set:     newPicker("ID", "TARGETS"),
 		attrs:   newPicker(fieldKeys(dsAttrsFields)...),
 		latency: newPicker(fieldKeys(dsLatencyFields)...),
 	}
+	w.dest = newPicker("URI", "FLAGS", "PRIORITY", "ATTRS", "LATENCY").sub("ATTRS", w.attrs).sub("LATENCY", w.latency)
+	return w
 }
 
 func fieldKeys(fs []field) []string {
@@ -114,10 +118,10 @@ func fieldKeys(fs []field) []string {
 	return out
 }
 
-func (w *destWalker) add(d binrpc.Value) error {
+func (w *destWalker) add(d *binrpc.Cursor) error {
 	s, setID, setName := w.s, w.setID, w.setName
-	if err := w.dest.pick(d); err != nil {
-		return fmt.Errorf("set %s: DEST: %w", setID, err)
+	if err := w.dest.pickAt(d); err != nil {
+		return fmt.Errorf("set %s: %w", setID, err)
 	}
 	uri, err := w.dest.text(0)
 	if err != nil {
@@ -134,16 +138,10 @@ func (w *destWalker) add(d binrpc.Value) error {
 	}
 	// The reference exporter always exports weight, rweight and latency,
 	// with 0 when Kamailio has no ATTRS or LATENCY for the destination.
-	for k, group := range []struct {
+	for _, group := range []struct {
 		p      *picker
 		fields []field
 	}{{w.attrs, dsAttrsFields}, {w.latency, dsLatencyFields}} {
-		clear(group.p.ok)
-		if w.dest.ok[3+k] {
-			if err := group.p.pick(w.dest.vals[3+k]); err != nil {
-				return fmt.Errorf("set %s: %s %s: %w", setID, uri, w.dest.keys[3+k], err)
-			}
-		}
 		for i, f := range group.fields {
 			v := 0.0
 			if group.p.ok[i] {

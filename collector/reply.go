@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -24,7 +25,7 @@ func callStruct(ctx context.Context, c Caller, method string, args ...any) (binr
 }
 
 // callEncodedStruct is callStruct with the struct left encoded, to be
-// walked with Each (CallEncoded).
+// walked with Walk or Each (CallEncoded).
 func callEncodedStruct(ctx context.Context, c Caller, method string, args ...any) (binrpc.Value, error) {
 	vals, err := c.CallEncoded(ctx, method, args...)
 	if err != nil {
@@ -166,18 +167,27 @@ func addCodes(s *Sink, method string, st binrpc.Value, d *page.Desc) error {
 	return nil
 }
 
-// picker takes the members it names from a struct in one walk (Value.Each),
-// so that an encoded struct is read without decoding it into a member
-// slice. The first member of each name counts. Reused from struct to
-// struct, it allocates nothing per struct.
+// picker takes the members it names from a struct in one pass over its
+// bytes (Value.Walk), without decoding it into a member slice; a member
+// with a picker of its own (sub) is picked in the same pass. The first
+// member of each name counts. Reused from struct to struct, it allocates
+// nothing per struct.
 type picker struct {
 	keys []string
 	vals []binrpc.Value
 	ok   []bool
+	subs []*picker
 }
 
 func newPicker(keys ...string) *picker {
-	return &picker{keys: keys, vals: make([]binrpc.Value, len(keys)), ok: make([]bool, len(keys))}
+	return &picker{keys: keys, vals: make([]binrpc.Value, len(keys)), ok: make([]bool, len(keys)),
+		subs: make([]*picker, len(keys))}
+}
+
+// sub picks the struct member key with q, in the same pass.
+func (p *picker) sub(key string, q *picker) *picker {
+	p.subs[slices.Index(p.keys, key)] = q
+	return p
 }
 
 // pick reads st's members.
@@ -185,16 +195,48 @@ func (p *picker) pick(st binrpc.Value) error {
 	if st.Kind != binrpc.KindStruct {
 		return fmt.Errorf("want a struct, got %s", st.Kind)
 	}
+	p.reset()
+	return st.Walk(p.member)
+}
+
+// pickAt reads the members of the struct c is at.
+func (p *picker) pickAt(c *binrpc.Cursor) error {
+	if c.Kind() != binrpc.KindStruct {
+		return fmt.Errorf("want a struct, got %s", c.Kind())
+	}
+	p.reset()
+	return c.Walk(p.member)
+}
+
+func (p *picker) reset() {
 	clear(p.ok)
-	return st.Each(func(m binrpc.Member) error {
-		for i, k := range p.keys {
-			if !p.ok[i] && m.Named && m.Name == k {
-				p.vals[i], p.ok[i] = m.Value, true
-				break
-			}
+	for _, q := range p.subs {
+		if q != nil {
+			q.reset()
 		}
+	}
+}
+
+func (p *picker) member(c *binrpc.Cursor) error {
+	if !c.Named() {
 		return nil
-	})
+	}
+	for i, k := range p.keys {
+		if p.ok[i] || c.Name() != k {
+			continue
+		}
+		p.ok[i] = true
+		if q := p.subs[i]; q != nil {
+			if err := q.pickAt(c); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			return nil
+		}
+		var err error
+		p.vals[i], err = c.Value()
+		return err
+	}
+	return nil
 }
 
 // text returns member i as text.
