@@ -470,7 +470,8 @@ func (d *decoder) bigEndian(from, to int) uint64 {
 	return u
 }
 
-// value decodes one value; end reports an end marker instead.
+// value decodes one value outside any container; end reports an end
+// marker instead.
 func (d *decoder) value(depth int) (v Value, end bool, err error) {
 	start := d.off
 	typ, length, end, err := d.record()
@@ -480,30 +481,78 @@ func (d *decoder) value(depth int) (v Value, end bool, err error) {
 	if err := checkValue(typ, length, start, depth); err != nil {
 		return v, false, err
 	}
-	if Kind(typ) == KindStruct || Kind(typ) == KindArray {
-		return d.container(Kind(typ), depth+1)
-	}
-	from := d.off
-	d.off += length
-	return d.scalar(typ, from, d.off), false, nil
+	v, err = d.body(header{kind: Kind(typ), length: length}, depth)
+	return v, false, err
 }
 
-// scalar decodes the scalar record of type typ held in the payload bytes
-// [from, to), checked by checkValue.
-func (d *decoder) scalar(typ byte, from, to int) Value {
-	switch Kind(typ) {
+// body decodes the value whose header h was read, at level depth.
+func (d *decoder) body(h header, depth int) (Value, error) {
+	if h.container() {
+		v, _, err := d.container(h.kind, depth+1)
+		return v, err
+	}
+	return d.scalar(h), nil
+}
+
+// scalar decodes the scalar value whose header h was read.
+func (d *decoder) scalar(h header) Value {
+	from := d.off
+	d.off += h.length
+	switch h.kind {
 	case KindInt:
-		u := d.bigEndian(from, to)
-		if to-from == 4 { // a C int, two's complement
+		u := d.bigEndian(from, d.off)
+		if h.length == 4 { // a C int, two's complement
 			return Int(int64(int32(uint32(u))))
 		}
 		return Int(int64(u))
 	case KindDouble:
-		return Double(float64(int64(d.bigEndian(from, to))) / 1000)
+		return Double(float64(int64(d.bigEndian(from, d.off))) / 1000)
 	case KindString:
-		return String(trimNUL(d.str(from, to)))
+		return String(trimNUL(d.str(from, d.off)))
 	}
-	return Bytes(d.str(from, to))
+	return Bytes(d.str(from, d.off))
+}
+
+// header is a member's AVP name, if it has one, and its value's record
+// type and length.
+type header struct {
+	name   string
+	named  bool
+	kind   Kind
+	length int
+}
+
+func (h header) container() bool { return h.kind == KindStruct || h.kind == KindArray }
+
+// head reads and checks the header of the next member of a container of
+// kind k at level depth; end reports the container's end marker instead.
+func (d *decoder) head(k Kind, depth int) (h header, end bool, err error) {
+	if d.off >= len(d.s) {
+		return h, false, malformed("%s not terminated", k)
+	}
+	avpStart := d.off
+	if d.s[d.off]&0xf == recAVP {
+		_, length, _, err := d.record()
+		if err != nil {
+			return h, false, err
+		}
+		h.name, h.named = trimNUL(d.str(d.off, d.off+length)), true
+		d.off += length
+	}
+	start := d.off
+	typ, length, end, err := d.record()
+	h.kind, h.length = Kind(typ), length
+	switch {
+	case err != nil:
+		return h, false, err
+	case end && h.named:
+		return h, false, malformed("AVP %q at offset %d has no value", h.name, avpStart)
+	case end && h.kind != k:
+		return h, false, malformed("%s closed by a %s end marker at offset %d", k, h.kind, d.off-1)
+	case end:
+		return h, true, nil
+	}
+	return h, false, checkValue(typ, length, start, depth)
 }
 
 // checkValue checks a value record (not an end marker) of type typ and
@@ -563,36 +612,13 @@ func (d *decoder) container(k Kind, depth int) (Value, bool, error) {
 // nothing: a container left encoded costs one read of its bytes.
 func (d *decoder) skip(k Kind, depth int) error {
 	for {
-		if d.off >= len(d.s) {
-			return malformed("%s not terminated", k)
-		}
-		avp, avpStart, name := d.s[d.off]&0xf == recAVP, d.off, d.off
-		if avp {
-			_, length, _, err := d.record()
-			if err != nil {
-				return err
-			}
-			name = d.off
-			d.off += length
-		}
-		start := d.off
-		typ, length, end, err := d.record()
-		switch {
-		case err != nil:
-			return err
-		case end && avp:
-			return malformed("AVP %q at offset %d has no value", trimNUL(d.str(name, start)), avpStart)
-		case end && Kind(typ) != k:
-			return malformed("%s closed by a %s end marker at offset %d", k, Kind(typ), d.off-1)
-		case end:
-			return nil
-		}
-		if err := checkValue(typ, length, start, depth); err != nil {
+		h, end, err := d.head(k, depth)
+		if err != nil || end {
 			return err
 		}
-		d.off += length
-		if Kind(typ) == KindStruct || Kind(typ) == KindArray {
-			if err := d.skip(Kind(typ), depth+1); err != nil {
+		d.off += h.length
+		if h.container() {
+			if err := d.skip(h.kind, depth+1); err != nil {
 				return err
 			}
 		}
@@ -602,32 +628,13 @@ func (d *decoder) skip(k Kind, depth int) error {
 // member decodes the next member of a container of kind k at level depth;
 // end reports the container's end marker instead.
 func (d *decoder) member(k Kind, depth int) (m Member, end bool, err error) {
-	if d.off >= len(d.s) {
-		return m, false, malformed("%s not terminated", k)
+	h, end, err := d.head(k, depth)
+	if err != nil || end {
+		return m, end, err
 	}
-	if d.s[d.off]&0xf == recAVP {
-		start := d.off
-		_, length, _, err := d.record()
-		if err != nil {
-			return m, false, err
-		}
-		m.Name, m.Named = trimNUL(d.str(d.off, d.off+length)), true
-		d.off += length
-		if m.Value, end, err = d.value(depth); err != nil {
-			return m, false, err
-		}
-		if end {
-			return m, false, malformed("AVP %q at offset %d has no value", m.Name, start)
-		}
-		return m, false, nil
-	}
-	if m.Value, end, err = d.value(depth); err != nil {
-		return m, false, err
-	}
-	if end && m.Value.Kind != k {
-		return m, false, malformed("%s closed by a %s end marker at offset %d", k, m.Value.Kind, d.off-1)
-	}
-	return m, end, nil
+	m.Name, m.Named = h.name, h.named
+	m.Value, err = d.body(h, depth)
+	return m, false, err
 }
 
 // Each calls fn with each member of the struct or array v, in order, and

@@ -100,40 +100,15 @@ func (v Value) Walk(fn func(*Cursor) error) error {
 func (c *Cursor) members(k Kind, depth int, fn func(*Cursor) error) error {
 	d := c.d
 	for {
-		if d.off >= len(d.s) {
-			return malformed("%s not terminated", k)
-		}
-		name, named, avpStart := "", false, d.off
-		if d.s[d.off]&0xf == recAVP {
-			_, length, _, err := d.record()
-			if err != nil {
-				return err
-			}
-			name, named = trimNUL(d.str(d.off, d.off+length)), true
-			d.off += length
-		}
-		start := d.off
-		typ, length, end, err := d.record()
-		switch {
-		case err != nil:
-			return err
-		case end && named:
-			return malformed("AVP %q at offset %d has no value", name, avpStart)
-		case end && Kind(typ) != k:
-			return malformed("%s closed by a %s end marker at offset %d", k, Kind(typ), d.off-1)
-		case end:
-			return nil
-		}
-		if err := checkValue(typ, length, start, depth); err != nil {
+		h, end, err := d.head(k, depth)
+		if err != nil || end {
 			return err
 		}
-		c.name, c.named, c.walked = name, named, false
-		if Kind(typ) == KindStruct || Kind(typ) == KindArray {
-			c.val, c.open, c.depth = Value{Kind: Kind(typ)}, true, depth+1
+		c.name, c.named, c.walked = h.name, h.named, false
+		if h.container() {
+			c.val, c.open, c.depth = Value{Kind: h.kind}, true, depth+1
 		} else {
-			from := d.off
-			d.off += length
-			c.val = d.scalar(typ, from, d.off)
+			c.val = d.scalar(h)
 		}
 		err = fn(c)
 		if c.open && err == nil {
