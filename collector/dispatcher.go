@@ -110,14 +110,6 @@ func newDestWalker(s *Sink) *destWalker {
 	return w
 }
 
-func fieldKeys(fs []field) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.key
-	}
-	return out
-}
-
 func (w *destWalker) add(d *binrpc.Cursor) error {
 	s, setID, setName := w.s, w.setID, w.setName
 	if err := w.dest.pickAt(d); err != nil {

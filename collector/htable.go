@@ -24,14 +24,20 @@ var (
 	}
 )
 
-// htableCall returns one struct per table; Kamailio's fault for a config
-// without tables is an empty result.
+// htableCall returns one struct per table, left encoded; Kamailio's fault
+// for a config without tables is an empty result.
 func htableCall(ctx context.Context, c Caller, method string) ([]binrpc.Value, error) {
-	vals, err := callStructs(ctx, c, method)
+	vals, err := c.CallEncoded(ctx, method)
 	if binrpc.IsFault(err, 500, "No htables") {
 		return nil, nil
 	}
 	return vals, err
+}
+
+var htableListFields = []field{
+	{"expire", htableExpireDesc},
+	{"updateexpire", htableUpdateExpireDesc},
+	{"dmqreplicate", htableDMQDesc},
 }
 
 // htable.listTables: {name, dbtable, dbmode, expire, updateexpire, size, dmqreplicate}.
@@ -40,24 +46,24 @@ func updateHtableList(ctx context.Context, c Caller, _ *Settings, s *Sink) error
 	if err != nil {
 		return err
 	}
-	for _, t := range tables {
-		name, err := text(t, "name")
+	p := newPicker(append([]string{"name", "dbtable", "dbmode"}, fieldKeys(htableListFields)...)...)
+	return eachStruct("htable.listTables", tables, func(t binrpc.Value) error {
+		if err := p.pick(t); err != nil {
+			return err
+		}
+		name, err := p.text(0)
 		if err != nil {
-			return fmt.Errorf("htable.listTables: %w", err)
+			return err
 		}
-		if err := addFields(s, t, []field{
-			{"expire", htableExpireDesc},
-			{"updateexpire", htableUpdateExpireDesc},
-			{"dmqreplicate", htableDMQDesc},
-		}, name); err != nil {
-			return fmt.Errorf("htable.listTables: %s: %w", name, err)
+		if err := addPicked(s, p, 3, htableListFields, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		dbtable, _ := text(t, "dbtable")
-		if err := addFields(s, t, []field{{"dbmode", htableDBModeDesc}}, name, dbtable); err != nil {
-			return fmt.Errorf("htable.listTables: %s: %w", name, err)
+		dbtable, _ := p.text(1)
+		if err := addPicked(s, p, 2, []field{{"dbmode", htableDBModeDesc}}, name, dbtable); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // htable.stats: {name, slots, all, min, max}.
@@ -66,14 +72,18 @@ func updateHtableStats(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 	if err != nil {
 		return err
 	}
-	for _, t := range tables {
-		name, err := text(t, "name")
+	p := newPicker(append([]string{"name"}, fieldKeys(htableStatsFields)...)...)
+	return eachStruct("htable.stats", tables, func(t binrpc.Value) error {
+		if err := p.pick(t); err != nil {
+			return err
+		}
+		name, err := p.text(0)
 		if err != nil {
-			return fmt.Errorf("htable.stats: %w", err)
+			return err
 		}
-		if err := addFields(s, t, htableStatsFields, name); err != nil {
-			return fmt.Errorf("htable.stats: %s: %w", name, err)
+		if err := addPicked(s, p, 1, htableStatsFields, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

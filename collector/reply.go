@@ -110,6 +110,15 @@ type field struct {
 	desc *page.Desc
 }
 
+// fieldKeys returns the keys of fs, to pick them.
+func fieldKeys(fs []field) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.key
+	}
+	return out
+}
+
 // addFields adds one sample per field present in st. Missing members are
 // skipped (older Kamailio versions lack some); a present member that is not
 // a number is an error.
@@ -120,6 +129,22 @@ func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) 
 			continue
 		}
 		n, err := asSample(v, f.desc)
+		if err != nil {
+			return fmt.Errorf("member %q: %w", f.key, err)
+		}
+		s.Add(f.desc, n, labelValues...)
+	}
+	return nil
+}
+
+// addPicked is addFields for the members p picked: p's keys from index
+// from on are the keys of fields, in order.
+func addPicked(s *Sink, p *picker, from int, fields []field, labelValues ...string) error {
+	for i, f := range fields {
+		if !p.ok[from+i] {
+			continue
+		}
+		n, err := asSample(p.vals[from+i], f.desc)
 		if err != nil {
 			return fmt.Errorf("member %q: %w", f.key, err)
 		}
