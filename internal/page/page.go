@@ -225,7 +225,10 @@ func (p *Page) Truncate(m Mark) {
 
 // value returns the label value at off and the offset after it.
 func (p *Page) value(off int) ([]byte, int) {
-	n, k := binary.Uvarint(p.labels[off:])
+	n, k := uint64(p.labels[off]), 1
+	if n >= 0x80 { // a value of 128 bytes or more
+		n, k = binary.Uvarint(p.labels[off:])
+	}
 	off += k
 	return p.labels[off : off+int(n)], off + int(n)
 }

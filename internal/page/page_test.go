@@ -95,7 +95,7 @@ func TestFinishMatchesSort(t *testing.T) {
 			}
 			values := make([]string, len(d.labels))
 			for i := range values {
-				values[i] = string(rune('a' + rng.IntN(3)))
+				values[i] = strings.Repeat(string(rune('a'+rng.IntN(3))), []int{1, 1, 127, 128, 300}[rng.IntN(5)])
 			}
 			p.Add(d, float64(k), values...)
 		}
@@ -246,6 +246,9 @@ func TestOddValuesAsRegistryWritesThem(t *testing.T) {
 	p := &Page{}
 	for i, v := range []float64{0, math.Copysign(0, -1), 1, -1, 0.5, 1e21, -3.25e-7, math.NaN(), math.Inf(1), math.Inf(-1), 1234567, 999999, -999999, 1e6, -1e6, 12.5e5, -42} {
 		p.Add(status, v, string(rune('a'+i)), "q\"uote", "back\\slash", "new\nline \xff")
+	}
+	for _, n := range []int{127, 128, 300, 20000} { // a length in one, two or three bytes
+		p.Add(status, float64(n), strings.Repeat("i", n), strings.Repeat("\"", n), "b", strings.Repeat("n", n-1))
 	}
 	p.Add(NewDesc("kamailio_up", "Whether \"up\" \\ or\nnot.", prometheus.GaugeValue), 1)
 	p.Finish()
