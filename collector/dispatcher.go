@@ -53,18 +53,7 @@ func updateDispatcherList(ctx context.Context, c Caller, cfg *Settings, s *Sink)
 	w := newDestWalker(s)
 	err = eachNamed(top, "RECORDS", func(records *binrpc.Cursor) error {
 		return eachNamed(records, "SET", func(set *binrpc.Cursor) error {
-			if err := w.set.pickAt(set); err != nil {
-				return fmt.Errorf("SET: %w", err)
-			}
-			id, err := w.set.number(0)
-			if err != nil {
-				return fmt.Errorf("SET: %w", err)
-			}
-			w.setID, w.setName = strconv.Itoa(int(id)), cfg.DispatcherSetNames[int(id)]
-			if !w.set.ok[1] {
-				return nil
-			}
-			return eachNamed(w.set.vals[1], "DEST", w.add)
+			return w.walkSet(set, cfg.DispatcherSetNames)
 		})
 	})
 	if err != nil {
@@ -94,20 +83,62 @@ func eachNamed(v walker, name string, fn func(*binrpc.Cursor) error) error {
 
 // destWalker converts destinations, reusing its pickers.
 type destWalker struct {
-	s                         *Sink
-	setID, setName            string
-	set, dest, attrs, latency *picker
+	s                    *Sink
+	setID, setName       string
+	dest, attrs, latency *picker
 }
 
 func newDestWalker(s *Sink) *destWalker {
 	w := &destWalker{s: s,
-		// TARGETS taken whole: a set's ID is known before its destinations
-		set:     newPicker("ID", "TARGETS"),
 		attrs:   newPicker(fieldKeys(dsAttrsFields)...),
 		latency: newPicker(fieldKeys(dsLatencyFields)...),
 	}
 	w.dest = newPicker("URI", "FLAGS", "PRIORITY", "ATTRS", "LATENCY").sub("ATTRS", w.attrs).sub("LATENCY", w.latency)
 	return w
+}
+
+// walkSet converts the destinations of a SET{ID, TARGETS}. Kamailio writes
+// ID first, and the destinations are converted as the walk reaches them;
+// TARGETS before ID is taken whole and converted after the set. The first
+// ID and the first TARGETS count.
+func (w *destWalker) walkSet(set *binrpc.Cursor, names map[int]string) error {
+	var haveID, haveTargets, deferred bool
+	var later binrpc.Value // TARGETS, when it came before ID
+	err := set.Walk(func(c *binrpc.Cursor) error {
+		switch {
+		case c.Name() == "ID" && !haveID:
+			haveID = true
+			v, err := c.Value()
+			if err != nil {
+				return err
+			}
+			id, err := memberNumber("ID", v, true)
+			if err != nil {
+				return err
+			}
+			w.setID, w.setName = strconv.Itoa(int(id)), names[int(id)]
+		case c.Name() == "TARGETS" && !haveTargets:
+			haveTargets = true
+			if haveID {
+				return eachNamed(c, "DEST", w.add)
+			}
+			var err error
+			later, err = c.Value()
+			deferred = true
+			return err
+		}
+		return nil
+	})
+	if err == nil && !haveID {
+		err = fmt.Errorf("member %q missing", "ID")
+	}
+	if err == nil && deferred {
+		err = eachNamed(later, "DEST", w.add)
+	}
+	if err != nil {
+		return fmt.Errorf("SET: %w", err)
+	}
+	return nil
 }
 
 func (w *destWalker) add(d *binrpc.Cursor) error {

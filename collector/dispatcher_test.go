@@ -81,3 +81,38 @@ func TestDispatcherNoSets(t *testing.T) {
 		})
 	}
 }
+
+// Kamailio writes a set's ID before its TARGETS, and the destinations are
+// converted as they are read; a set whose TARGETS comes first is
+// converted all the same, after its ID. A set without an ID fails the
+// collector.
+func TestDispatcherSetMemberOrder(t *testing.T) {
+	set := func(members ...binrpc.Member) binrpc.Member { return binrpc.Named("SET", binrpc.Struct(members...)) }
+	reply := func(sets ...binrpc.Member) map[string]fakectl.Response {
+		return map[string]fakectl.Response{"dispatcher.list": {Values: []binrpc.Value{binrpc.Struct(
+			binrpc.Named("NRSETS", binrpc.Int(int64(len(sets)))),
+			binrpc.Named("RECORDS", binrpc.Struct(sets...)))}}}
+	}
+	fams := collectorFamilies(t, defaultRelease, "dispatcher.list", reply(
+		set(binrpc.Named("ID", binrpc.Int(7)), binrpc.Named("TARGETS", binrpc.Struct(dest("sip:first.example", "AP")))),
+		set(binrpc.Named("TARGETS", binrpc.Struct(dest("sip:later.example", "IP"), dest("sip:later2.example", "AP"))),
+			binrpc.Named("ID", binrpc.Int(8))),
+	))
+	for uri, id := range map[string]string{"sip:first.example": "7", "sip:later.example": "8", "sip:later2.example": "8"} {
+		labels := map[string]string{"set_id": id, "set_name": "", "destination": uri}
+		if _, ok := sampleValue(fams, "kamailio_dispatcher_list_target_priority", labels); !ok {
+			t.Errorf("no priority for %s in set %s:\n%s", uri, id, exposition(t, fams))
+		}
+	}
+	if n := familyLen(fams, "kamailio_dispatcher_list_target"); n != 3 {
+		t.Errorf("%d destinations, want 3", n)
+	}
+	fams = scrapeOnly(t, defaultRelease, "dispatcher.list", reply(
+		set(binrpc.Named("TARGETS", binrpc.Struct(dest("sip:orphan.example", "AP"))))))
+	if v, ok := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "dispatcher.list"}); !ok || v != 0 {
+		t.Errorf("a set without ID: success %v %v, want 0", v, ok)
+	}
+	if n := familyLen(fams, "kamailio_dispatcher_list_target"); n != 0 {
+		t.Errorf("a set without ID: %d destinations exported", n)
+	}
+}
