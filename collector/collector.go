@@ -91,7 +91,7 @@ type collector struct {
 // tls.info's.
 var collectors = []*collector{
 	{name: "core.psa", help: "process status", update: updateCorePSA},
-	{name: "core.runinfo", help: "uptime and build", update: updateCoreRuninfo},
+	{name: "core.runinfo", help: "uptime and build", update: updateCoreRuninfo, calls: runinfoCalls},
 	{name: "core.tcp_info", help: "TCP/TLS limits and readers", update: updateCoreTCPInfo},
 	{name: "core.info", help: "Kamailio version and build flags", update: updateCoreInfo},
 	{name: "dlg.stats_active", help: "active dialogs by state", update: updateDlgStatsActive},
@@ -248,15 +248,15 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	// Kamailio's own time starts here.
 	begin := time.Now()
 	known := e.run.knownMethods()
-	calls := append([]binrpc.Request{{Method: "core.uptime"}}, e.requests(known)...)
-	conn.Send(ctx, calls)
+	steps := e.plan(known)
+	conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
 	methods, err := e.discover(ctx, conn)
 	if kept != nil && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
 		// The kept connection died while idle (Kamailio restarted or
 		// dropped it): again on a new one.
 		conn.Close()
 		conn = binrpc.NewSession(e.addr, nil)
-		conn.Send(ctx, calls)
+		conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
 		methods, err = e.discover(ctx, conn)
 	}
 	if errors.As(err, new(*unreachableError)) {
@@ -277,27 +277,67 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 		// The first scrape of this exporter or of a Kamailio run: the
 		// requests go out now that the methods are known.
 		begin = time.Now()
-		conn.Send(ctx, e.requests(methods))
+		steps = e.plan(methods)
+		conn.Send(ctx, requests(steps))
+	} else if methods != known {
+		// Kamailio restarted since the last scrape: its modules may
+		// differ. The requests already sent are taken where they match;
+		// the collectors make the others themselves.
+		steps = e.plan(methods)
 	}
 	// Every reply is read before any is converted (binrpc.Session.Receive).
 	conn.Receive(ctx)
-	for _, c := range e.collectors {
-		if !methods[c.name] {
-			e.logger.Debug("collector skipped: method not available", "collector", c.name)
+	for _, st := range steps {
+		if st.missing != "" {
+			own.Add(successDesc, 0, st.c.name)
+			e.run.warnOnce(e.logger, "missing method\x00"+st.c.name,
+				"collector cannot run: Kamailio lacks a method it needs", "collector", st.c.name, "method", st.missing)
 			continue
 		}
-		e.collect(ctx, c, conn, out, own, begin)
+		e.collect(ctx, st.c, conn, out, own, begin)
 	}
 }
 
-// requests returns the requests of the collectors whose methods Kamailio
-// has, in collector order, sent before the first reply is read.
-func (e *Exporter) requests(methods map[string]bool) []binrpc.Request {
-	var calls []binrpc.Request
+// step is what a scrape does with one enabled collector whose module
+// Kamailio has loaded: send its calls, or report that it cannot run
+// because Kamailio lacks the method missing.
+type step struct {
+	c       *collector
+	calls   []binrpc.Request
+	missing string
+}
+
+// plan returns the steps of a scrape of a Kamailio exporting methods (nil:
+// not known yet, none), in collector order. A collector whose module
+// Kamailio has not loaded is left out: it is skipped without a word.
+func (e *Exporter) plan(methods *methodSet) []step {
+	if methods == nil {
+		return nil
+	}
+	var steps []step
 	for _, c := range e.collectors {
-		if methods[c.name] {
-			calls = append(calls, c.requests(&e.settings, &e.run)...)
+		if !methods.loaded(c.name) {
+			e.logger.Debug("collector skipped: module not loaded", "collector", c.name)
+			continue
 		}
+		st := step{c: c, calls: c.requests(&e.settings, &e.run)}
+		for _, r := range st.calls {
+			if !methods.has(r.Method) {
+				st.missing, st.calls = r.Method, nil
+				break
+			}
+		}
+		steps = append(steps, st)
+	}
+	return steps
+}
+
+// requests returns the requests of steps, in order, sent before the first
+// reply is read.
+func requests(steps []step) []binrpc.Request {
+	var calls []binrpc.Request
+	for _, st := range steps {
+		calls = append(calls, st.calls...)
 	}
 	return calls
 }
@@ -317,9 +357,6 @@ func (e *Exporter) collect(ctx context.Context, c *collector, conn *binrpc.Sessi
 	took := end.Sub(begin).Seconds()
 	own.Add(durationDesc, took, c.name)
 	switch {
-	case binrpc.IsMethodNotFound(err):
-		s.discard()
-		e.logger.Debug("collector skipped: method not found", "collector", c.name)
 	case err != nil:
 		s.discard()
 		attrs := []any{"collector", c.name, "duration_seconds", took, "err", err}
@@ -348,7 +385,7 @@ func (e *Exporter) update(ctx context.Context, c *collector, conn Caller, s *Sin
 // list while core.uptime says Kamailio has not restarted, else a fresh
 // system.listMethods. Any failure clears the cache. When core.uptime, the
 // scrape's first request, gets no reply, the error is an *unreachableError.
-func (e *Exporter) discover(ctx context.Context, c Caller) (map[string]bool, error) {
+func (e *Exporter) discover(ctx context.Context, c Caller) (*methodSet, error) {
 	upSince := ""
 	st, err := callStruct(ctx, c, "core.uptime")
 	if err == nil {
@@ -381,13 +418,13 @@ func (u *unreachableError) Unwrap() error { return u.err }
 type kamailioRun struct {
 	mu      sync.Mutex
 	upSince string
-	methods map[string]bool // system.listMethods
-	facts   sync.Map        // string -> int
+	methods *methodSet // system.listMethods
+	facts   sync.Map   // string -> int
 }
 
 // begin starts a scrape of the run up since upSince ("": unknown, a new
 // run every time) and returns its method list, nil when not known yet.
-func (r *kamailioRun) begin(upSince string) map[string]bool {
+func (r *kamailioRun) begin(upSince string) *methodSet {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if upSince == "" || upSince != r.upSince {
@@ -398,7 +435,7 @@ func (r *kamailioRun) begin(upSince string) map[string]bool {
 }
 
 // setMethods keeps the method list of a known run; nil forgets it.
-func (r *kamailioRun) setMethods(methods map[string]bool) {
+func (r *kamailioRun) setMethods(methods *methodSet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.upSince != "" || methods == nil {
@@ -407,10 +444,25 @@ func (r *kamailioRun) setMethods(methods map[string]bool) {
 }
 
 // knownMethods returns the last method list, or nil.
-func (r *kamailioRun) knownMethods() map[string]bool {
+func (r *kamailioRun) knownMethods() *methodSet {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.methods
+}
+
+// has reports whether Kamailio exports method in this run. Outside a
+// scrape (a collector run alone, in the tests and benchmarks) the methods
+// are not known, and every method is taken as present.
+func (r *kamailioRun) has(method string) bool {
+	m := r.knownMethods()
+	return m == nil || m.has(method)
+}
+
+// warnOnce logs msg as a warning the first time key is seen in this run.
+func (r *kamailioRun) warnOnce(logger *slog.Logger, key, msg string, attrs ...any) {
+	if r.learn("log\x00" + key) {
+		logger.Warn(msg, attrs...)
+	}
 }
 
 // knows reports whether key was learned in this run.
@@ -432,21 +484,43 @@ func (r *kamailioRun) number(key string) int {
 // setNumber records n under key for this run.
 func (r *kamailioRun) setNumber(key string, n int) { r.facts.Store(key, n) }
 
+// methodSet is the RPC methods a Kamailio run exports, and the modules
+// they belong to: a method's module is the part of its name before the
+// first dot ("dispatcher" of "dispatcher.list"), as Kamailio names them.
+type methodSet struct {
+	methods map[string]bool
+	modules map[string]bool
+}
+
+// has reports whether method is exported.
+func (m *methodSet) has(method string) bool { return m.methods[method] }
+
+// loaded reports whether the module of method exports any method.
+func (m *methodSet) loaded(method string) bool { return m.modules[module(method)] }
+
+// module returns the module part of a method's name.
+func module(method string) string {
+	mod, _, _ := strings.Cut(method, ".")
+	return mod
+}
+
 // listAllMethods calls system.listMethods.
-func listAllMethods(ctx context.Context, c Caller) (map[string]bool, error) {
+func listAllMethods(ctx context.Context, c Caller) (*methodSet, error) {
 	vals, err := c.Call(ctx, listMethods)
 	if err != nil {
 		return nil, err
 	}
-	methods := make(map[string]bool, len(vals))
+	m := &methodSet{methods: make(map[string]bool, len(vals)), modules: map[string]bool{}}
 	for _, v := range vals {
 		if v.Kind == binrpc.KindString {
 			// Cloned: the list outlives the reply it is decoded from.
-			methods[strings.Clone(v.Str)] = true
+			name := strings.Clone(v.Str)
+			m.methods[name] = true
+			m.modules[module(name)] = true
 		}
 	}
-	if len(methods) == 0 {
+	if len(m.methods) == 0 {
 		return nil, fmt.Errorf("%s: reply lists no methods", listMethods)
 	}
-	return methods, nil
+	return m, nil
 }

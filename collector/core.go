@@ -55,7 +55,13 @@ func updateCorePSA(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 }
 
 // core.runinfo: {name, version, sourceid, compiler, compiled, …, uptime_secs}.
+// Kamailio 5.5 has no core.runinfo: there the uptime is core.uptime's
+// {now, up_since, uptime} and the build labels are core.info's, whose
+// version is "kamailio 5.5.4" where core.runinfo's is "5.5.4".
 func updateCoreRuninfo(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
+	if !s.run.has("core.runinfo") {
+		return updateUptimeFromInfo(ctx, c, s)
+	}
 	st, err := callStruct(ctx, c, "core.runinfo")
 	if err != nil {
 		return err
@@ -64,12 +70,51 @@ func updateCoreRuninfo(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 	if err != nil {
 		return fmt.Errorf("core.runinfo: %w", err)
 	}
-	labels := make([]string, 3)
-	for i, k := range []string{"version", "compiled", "compiler"} {
-		labels[i], _ = text(st, k) // absent build facts stay empty
+	s.Add(uptimeDesc, up, buildLabels(st)...)
+	return nil
+}
+
+// runinfoCalls: core.runinfo, or where Kamailio lacks it core.uptime and
+// core.info.
+func runinfoCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
+	if run.has("core.runinfo") {
+		return []binrpc.Request{{Method: "core.runinfo"}}
+	}
+	return []binrpc.Request{{Method: "core.uptime"}, {Method: "core.info"}}
+}
+
+// updateUptimeFromInfo is core.runinfo's series from core.uptime and
+// core.info.
+func updateUptimeFromInfo(ctx context.Context, c Caller, s *Sink) error {
+	st, err := callStruct(ctx, c, "core.uptime")
+	if err != nil {
+		return err
+	}
+	up, err := number(st, "uptime")
+	if err != nil {
+		return fmt.Errorf("core.uptime: %w", err)
+	}
+	info, err := callStruct(ctx, c, "core.info")
+	if err != nil {
+		return err
+	}
+	labels := buildLabels(info)
+	// "kamailio 5.5.4": the name, then the version.
+	if _, v, ok := strings.Cut(labels[0], " "); ok {
+		labels[0] = v
 	}
 	s.Add(uptimeDesc, up, labels...)
 	return nil
+}
+
+// buildLabels returns the version, compiled and compiler members of st,
+// uptimeDesc's labels; an absent build fact stays empty.
+func buildLabels(st binrpc.Value) []string {
+	labels := make([]string, 3)
+	for i, k := range []string{"version", "compiled", "compiler"} {
+		labels[i], _ = text(st, k)
+	}
+	return labels
 }
 
 // core.tcp_info: {readers, max_connections, max_tls_connections,

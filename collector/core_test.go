@@ -19,12 +19,15 @@ func TestCorePSA(t *testing.T) {
 }
 
 // core.runinfo: the uptime, labelled with the build (5.6.3's Debian build
-// has no compile time).
+// has no compile time). 5.5 has no core.runinfo: the same series comes
+// from core.uptime and core.info.
 func TestCoreRuninfo(t *testing.T) {
 	const head = `# HELP kamailio_core_uptime Uptime in seconds
 # TYPE kamailio_core_uptime gauge
 `
 	want := map[string]string{
+		"5.5.4": head + `kamailio_core_uptime{compiled="19:52:41 Dec  7 2026",compiler="gcc 12.2.0",version="5.5.4"} 16`,
+		"5.7.4": head + `kamailio_core_uptime{compiled="19:54:27 Dec  7 2026",compiler="gcc 12.2.0",version="5.7.4"} 17`,
 		"5.6.3": head + `kamailio_core_uptime{compiled="",compiler="gcc 12.2.0",version="5.6.3"} 198`,
 		"5.8.8": head + `kamailio_core_uptime{compiled="03:57:49 Nov 26 2026",compiler="gcc 12.2.0",version="5.8.8"} 24`,
 		"6.0.7": head + `kamailio_core_uptime{compiled="04:00:34 Nov 26 2026",compiler="gcc 12.2.0",version="6.0.7"} 12`,
@@ -85,6 +88,8 @@ func TestCoreInfo(t *testing.T) {
 # TYPE kamailio_build_info gauge
 `
 	want := map[string]string{
+		"5.5.4": head + `kamailio_build_info{compiled="19:52:41 Dec  7 2026",compiler="gcc 12.2.0",flags="USE_TCP, USE_TLS, USE_SCTP, TLS_HOOKS, USE_RAW_SOCKS, DISABLE_NAGLE, USE_MCAST, DNS_IP_HACK, SHM_MMAP, PKG_MALLOC, Q_MALLOC, F_MALLOC, TLSF_MALLOC, DBG_SR_MEMORY, USE_FUTEX, FAST_LOCK-ADAPTIVE_WAIT, USE_DNS_CACHE, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST, HAVE_RESOLV_RES, TLS_PTHREAD_MUTEX_SHARED",sourceid="unknown",version="kamailio 5.5.4"} 1`,
+		"5.7.4": head + `kamailio_build_info{compiled="19:54:27 Dec  7 2026",compiler="gcc 12.2.0",flags="USE_TCP, USE_TLS, USE_SCTP, TLS_HOOKS, USE_RAW_SOCKS, DISABLE_NAGLE, USE_MCAST, DNS_IP_HACK, SHM_MMAP, PKG_MALLOC, MEM_JOIN_FREE, Q_MALLOC, F_MALLOC, TLSF_MALLOC, DBG_SR_MEMORY, USE_FUTEX, FAST_LOCK-ADAPTIVE_WAIT, USE_DNS_CACHE, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST, HAVE_RESOLV_RES, TLS_PTHREAD_MUTEX_SHARED",sourceid="unknown",version="kamailio 5.7.4"} 1`,
 		"5.6.3": head + `kamailio_build_info{compiled="",compiler="gcc 12.2.0",flags="USE_TCP, USE_TLS, USE_SCTP, TLS_HOOKS, USE_RAW_SOCKS, DISABLE_NAGLE, USE_MCAST, DNS_IP_HACK, SHM_MMAP, PKG_MALLOC, Q_MALLOC, F_MALLOC, TLSF_MALLOC, DBG_SR_MEMORY, USE_FUTEX, FAST_LOCK-ADAPTIVE_WAIT, USE_DNS_CACHE, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST, HAVE_RESOLV_RES, TLS_PTHREAD_MUTEX_SHARED",sourceid="unknown",version="kamailio 5.6.3"} 1`,
 		"5.8.8": head + `kamailio_build_info{compiled="03:57:49 Nov 26 2026",compiler="gcc 12.2.0",flags="USE_TCP, USE_TLS, USE_SCTP, TLS_HOOKS, USE_RAW_SOCKS, DISABLE_NAGLE, USE_MCAST, DNS_IP_HACK, SHM_MMAP, PKG_MALLOC, MEM_JOIN_FREE, Q_MALLOC, F_MALLOC, TLSF_MALLOC, DBG_SR_MEMORY, USE_FUTEX, FAST_LOCK-ADAPTIVE_WAIT, USE_DNS_CACHE, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST, HAVE_RESOLV_RES, TLS_PTHREAD_MUTEX_SHARED",sourceid="unknown",version="kamailio 5.8.8"} 1`,
 		"6.0.7": head + `kamailio_build_info{compiled="04:00:34 Nov 26 2026",compiler="gcc 12.2.0",flags="USE_TCP, USE_TLS, USE_SCTP, TLS_HOOKS, USE_RAW_SOCKS, DISABLE_NAGLE, USE_MCAST, DNS_IP_HACK, SHM_MMAP, PKG_MALLOC, MEM_JOIN_FREE, Q_MALLOC, F_MALLOC, TLSF_MALLOC, DBG_SR_MEMORY, USE_FUTEX, USE_DNS_CACHE, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST, HAVE_RESOLV_RES, TLS_PTHREAD_MUTEX_SHARED",sourceid="unknown",version="kamailio 6.0.7"} 1`,
@@ -106,7 +111,17 @@ func TestCoreShmmem(t *testing.T) {
 # TYPE kamailio_shm_fragments gauge
 `
 	want := map[string]string{
-		// 5.6's sizes are 32-bit: asked again in KiB.
+		// 5.5's and 5.6's sizes are 32-bit: asked again in KiB.
+		"5.5.4": head + `kamailio_shm_bytes{type="total"} 67108864
+kamailio_shm_bytes{type="free"} 61524992
+kamailio_shm_bytes{type="used"} 4001792
+kamailio_shm_bytes{type="real_used"} 5582848
+kamailio_shm_bytes{type="max_used"} 6194176` + frags + `kamailio_shm_fragments 46`,
+		"5.7.4": head + `kamailio_shm_bytes{type="total"} 67108864
+kamailio_shm_bytes{type="free"} 61499648
+kamailio_shm_bytes{type="used"} 4015200
+kamailio_shm_bytes{type="real_used"} 5609216
+kamailio_shm_bytes{type="max_used"} 6231040` + frags + `kamailio_shm_fragments 46`,
 		"5.6.3": head + `kamailio_shm_bytes{type="total"} 67108864
 kamailio_shm_bytes{type="free"} 61591552
 kamailio_shm_bytes{type="used"} 3988480

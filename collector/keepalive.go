@@ -34,14 +34,15 @@ var (
 // "last up", "last down" (ctime strings in Kamailio's local time; the
 // epoch for never), state (0 unknown, 1 up, 2 down)}.
 //
-// The ages are counted from core.runinfo's time_now, a ctime string in the
-// same time zone, so that neither the time zone nor the exporter's clock matter.
+// The ages are counted from core.uptime's now, a ctime string in the same
+// time zone, so that neither the time zone nor the exporter's clock matter
+// (core.uptime is in every release; core.runinfo, from 5.6 on, is not).
 // The last answer sets the state, so the later of "last up" and "last down"
-// is the answer of the current state's kind: Kamailio 5.6 writes each
-// under the other's name, and this reads both releases alike.
-// keepaliveCalls: keepalive.list, and core.runinfo for Kamailio's clock.
+// is the answer of the current state's kind: Kamailio 5.5 to 5.7 write each
+// under the other's name, and this reads every release alike.
+// keepaliveCalls: keepalive.list, and core.uptime for Kamailio's clock.
 func keepaliveCalls(*Settings, *kamailioRun) []binrpc.Request {
-	return []binrpc.Request{{Method: "keepalive.list"}, {Method: "core.runinfo"}}
+	return []binrpc.Request{{Method: "keepalive.list"}, {Method: "core.uptime"}}
 }
 
 func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
@@ -52,17 +53,17 @@ func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 	if len(dests) == 0 {
 		return nil
 	}
-	info, err := callStruct(ctx, c, "core.runinfo")
+	clock, err := callStruct(ctx, c, "core.uptime")
 	if err != nil {
 		return err
 	}
-	nowText, err := text(info, "time_now")
+	nowText, err := text(clock, "now")
 	if err != nil {
-		return fmt.Errorf("core.runinfo: %w", err)
+		return fmt.Errorf("core.uptime: %w", err)
 	}
 	now, ok := parseCtime(nowText)
 	if !ok {
-		return fmt.Errorf("core.runinfo: time_now %q is not a date", nowText)
+		return fmt.Errorf("core.uptime: now %q is not a date", nowText)
 	}
 	for _, d := range dests {
 		uri, err := text(d, "uri")

@@ -16,26 +16,30 @@ func kaDest(uri string, state int64, checked, up, down string) binrpc.Value {
 		binrpc.Named("last down", binrpc.String(down)), binrpc.Named("state", binrpc.Int(state)))
 }
 
-func runinfoAt(t *testing.T, now string) fakectl.Response {
+// uptimeAt is the recorded core.uptime with its now member set to now, or
+// without it when now is "".
+func uptimeAt(t *testing.T, now string) fakectl.Response {
 	t.Helper()
-	st := recordedValues(t, defaultRelease, "core.runinfo")[0]
-	st.Members = append([]binrpc.Member(nil), st.Members...)
-	for i, m := range st.Members {
-		if m.Name == "time_now" {
-			st.Members[i].Value = binrpc.String(now)
+	st := recordedValues(t, defaultRelease, "core.uptime")[0]
+	var members []binrpc.Member
+	for _, m := range st.Members {
+		if m.Name == "now" {
+			if now == "" {
+				continue
+			}
+			m.Value = binrpc.String(now)
 		}
+		members = append(members, m)
 	}
+	st.Members = members
 	return fakectl.Response{Values: []binrpc.Value{st}}
 }
 
-// The live destination is up, the dead one down, on the recordings of 5.6.3
-// (which writes "last up" and "last down" under each other's names), 5.8.8
-// and 6.1.4: the same series.
+// The live destination is up, the dead one down, on the recordings of every
+// release (5.5 to 5.7 write "last up" and "last down" under each other's
+// names): the same series.
 func TestKeepaliveList(t *testing.T) {
-	for _, release := range []string{"5.6.3", "5.8.8", "6.1.4"} {
-		t.Run(release, func(t *testing.T) { checkKeepaliveRecording(t, release) })
-	}
-
+	eachRelease(t, checkKeepaliveRecording)
 }
 
 // checkKeepaliveRecording: 5.6.3's reply has the up destination's "last up"
@@ -65,10 +69,20 @@ func checkKeepaliveRecording(t *testing.T, release string) {
 			t.Errorf("%s: %d series, want 1", f, n)
 		}
 	}
+	// keepalive pings every few seconds, and core.uptime was recorded with
+	// keepalive.list: every age is a few seconds.
+	for _, f := range []string{"kamailio_keepalive_destination_last_up_age_seconds",
+		"kamailio_keepalive_destination_last_down_age_seconds", "kamailio_keepalive_destination_last_check_age_seconds"} {
+		for _, m := range family(fams, f).GetMetric() {
+			if v := m.GetGauge().GetValue(); v < 0 || v > 30 {
+				t.Errorf("%s %v = %v, want 0 to 30 s", f, m.GetLabel(), v)
+			}
+		}
+	}
 }
 
 // Replies as 5.6 and as later releases write them give the same ages,
-// counted from core.runinfo's time_now; the epoch means never.
+// counted from core.uptime's now; the epoch means never.
 func TestKeepaliveSyntheticReplies(t *testing.T) {
 	now := "Thu Nov 26 10:00:00 2026"
 	for name, dests := range map[string][]binrpc.Value{
@@ -86,7 +100,7 @@ func TestKeepaliveSyntheticReplies(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fams := gather(t, newTestExporter(t, replay(t, "unix", map[string]fakectl.Response{
 				"keepalive.list": {Values: dests},
-				"core.runinfo":   runinfoAt(t, now),
+				"core.uptime":    uptimeAt(t, now),
 			}), 5*time.Second))
 			for _, c := range []struct {
 				family, uri string
@@ -115,9 +129,9 @@ func TestKeepaliveSyntheticReplies(t *testing.T) {
 
 func TestKeepaliveBadDates(t *testing.T) {
 	for name, override := range map[string]map[string]fakectl.Response{
-		"bad last up":   {"keepalive.list": {Values: []binrpc.Value{kaDest("sip:a", 1, never, "yesterday", never)}}},
-		"bad time_now":  {"core.runinfo": runinfoAt(t, "now")},
-		"runinfo fault": {"core.runinfo": {Fault: &binrpc.FaultError{Code: 500, Message: "x"}}},
+		"bad last up": {"keepalive.list": {Values: []binrpc.Value{kaDest("sip:a", 1, never, "yesterday", never)}}},
+		"bad now":     {"core.uptime": uptimeAt(t, "now")},
+		"no now":      {"core.uptime": uptimeAt(t, "")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			collectorFails(t, override, "keepalive.list", "kamailio_keepalive_destination_state")

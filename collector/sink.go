@@ -38,11 +38,7 @@ type Sink struct {
 
 // warnOnce logs msg as a warning the first time key is seen in this
 // Kamailio run.
-func (s *Sink) warnOnce(key, msg string, attrs ...any) {
-	if s.run.learn("log\x00" + key) {
-		s.logger.Warn(msg, attrs...)
-	}
-}
+func (s *Sink) warnOnce(key, msg string, attrs ...any) { s.run.warnOnce(s.logger, key, msg, attrs...) }
 
 func newSink(logger *slog.Logger, p *page.Page) *Sink {
 	if p == nil {

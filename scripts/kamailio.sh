@@ -84,7 +84,9 @@ install() {
 build() {
   local version=${1:?usage: build VERSION} archive sum prefix work log
   archive="$sources/kamailio-$version.tar.gz"
-  [ -f "$archive" ] || { echo "no $archive" >&2; exit 1; }
+  # The LTS distributions' releases (Ubuntu's 5.5.4 and 5.7.4) sit in lts/.
+  [ -f "$archive" ] || archive="$sources/lts/kamailio-$version.tar.gz"
+  [ -f "$archive" ] || { echo "no kamailio-$version.tar.gz in $sources or $sources/lts" >&2; exit 1; }
   sum=$(sha256sum "$archive" | cut -c1-16)
   prefix="$build_cache/kamailio-$version-$sum"
   if [ -x "$prefix/sbin/kamailio" ] && [ -f "$prefix/.built" ]; then

@@ -75,6 +75,11 @@ record dmq.list_nodes dmq.list_nodes
 record keepalive.list keepalive.list
 record mod.mem_stats_all_all mod.mem_stats all all
 record no.such.method no.such.method
-go test ./binrpc -run TestRecordedReplies -update >/dev/null
-go test ./collector -run TestScrapeRecordedReplies -update >/dev/null || true
-echo "recordings in $out; review the diffs of binrpc/testdata and collector/testdata"
+# The goldens rewritten from the new recordings: any error stops the
+# script, and every change is shown, never accepted unseen.
+go test -count=1 ./binrpc -run TestRecordedReplies -update
+go test -count=1 ./collector -run TestScrapeRecordedReplies -update
+echo "recordings in $out; the goldens they changed (git diff):"
+git --no-pager diff --stat -- binrpc/testdata collector/testdata
+git --no-pager diff -- '*.json' '*.prom'
+git status --short --untracked-files=all -- binrpc/testdata collector/testdata | grep '^??' || true

@@ -64,7 +64,7 @@ fuzz binrpc FuzzDecodePayload
 fuzz binrpc FuzzParseHeader
 fuzz collector FuzzCollectors
 
-step "end-to-end against a real Kamailio: Debian's, then the releases of ../shared/kamailio"
+step "end-to-end against a real Kamailio: Debian's, then the releases of ../shared/kamailio and its lts/"
 rundir=$(mktemp -d /tmp/kamailio_exporter-test.XXXXXX)
 export KAMAILIO_RUNDIR="$rundir"
 cleanup() {
@@ -108,9 +108,13 @@ else
   rm -rf "$demo_rundir"
 fi
 if [ -d ../shared/kamailio ] || [ -n "${KAMAILIO_SOURCES:-}" ]; then
-  for archive in "${KAMAILIO_SOURCES:-../shared/kamailio}"/kamailio-*.tar.gz; do
-    version=$(basename "$archive" .tar.gz)
-    version=${version#kamailio-}
+  # Upstream's releases and, in lts/, those of the Ubuntu LTS releases
+  # (5.5.4 in 22.04, 5.7.4 in 24.04), oldest first.
+  src=${KAMAILIO_SOURCES:-../shared/kamailio}
+  for version in $(for a in "$src"/kamailio-*.tar.gz "$src"/lts/kamailio-*.tar.gz; do
+    [ -f "$a" ] || continue
+    basename "$a" .tar.gz | sed 's/^kamailio-//'
+  done | sort -V); do
     t0=$SECONDS
     prefix=$(scripts/kamailio.sh build "$version")
     matrix+=("$version: build (or cache) $((SECONDS - t0)) s")
