@@ -62,7 +62,7 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 	app := kingpin.New(exporterName, "Prometheus exporter for the Kamailio SIP server, over BINRPC (ctl module).")
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	app.Flag("kamailio.binrpc-uri", `BINRPC URI on which to scrape kamailio. E.g. "tcp://localhost:3012"`).
+	app.Flag("kamailio.binrpc-uri", `BINRPC URI on which to scrape kamailio. E.g. "tcp://127.0.0.1:2049" (ctl's default port)`).
 		Default("unix:///var/run/kamailio/kamailio_ctl").StringVar(&o.uri)
 	app.Flag("kamailio.timeout", "Timeout for trying to get stats from Kamailio using BINRPC.").
 		Short('t').Default("5s").DurationVar(&o.timeout)
@@ -86,11 +86,14 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 	o.log = &promslog.Config{}
 	flag.AddFlags(app, o.log)
 
+	// Everything after the rpc method is an argument, "-5" included, as
+	// kamcmd takes it: flags go before the method.
+	app.Interspersed(false)
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
 	rpc := app.Command("rpc", "Call one RPC method and print the reply as JSON (like kamcmd).")
 	rpc.Flag("raw-output", "Also write the reply packet, as received, to this file (to record test data).").Hidden().StringVar(&o.rpcRawOut)
 	rpc.Arg("method", "RPC method, e.g. core.uptime").Required().StringVar(&o.rpcMethod)
-	rpc.Arg("args", `Arguments: numbers are sent as ints or doubles, anything else as a string; prefix with "s:", "i:" or "d:" to force a type.`).StringsVar(&o.rpcArgs)
+	rpc.Arg("args", `Arguments: numbers (negative ones too) are sent as ints or doubles, anything else as a string; prefix with "s:", "i:" or "d:" to force a type. Flags go before the method.`).StringsVar(&o.rpcArgs)
 	return app, serve, rpc
 }
 
@@ -219,7 +222,7 @@ func serve(o *options, addr binrpc.Address, settings collector.Settings, logger 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	srv := newServer(h)
+	srv := newServer(h, logger)
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(srv, o.web, logger) }()
 	for {
@@ -253,9 +256,12 @@ type handlers struct {
 	close  func()
 }
 
-func newServer(h http.Handler) *http.Server {
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler: h,
+		// net/http's own complaints (a TLS handshake error, say) as
+		// log lines of the exporter's format.
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -302,9 +308,10 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 			prober.Reload()
 		}
 	}
-	links := []web.LandingLinks{
-		{Address: o.metricsPath, Text: "Metrics"},
-		{Address: "/probe?target=" + url.QueryEscape(addr.String()), Text: "Probe", Description: "/probe?target=URI scrapes the Kamailio at that BINRPC URI"},
+	links := []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}}
+	if target := prober.ExampleTarget(); target != "" {
+		links = append(links, web.LandingLinks{Address: "/probe?target=" + url.QueryEscape(target), Text: "Probe",
+			Description: "/probe?target=URI scrapes the Kamailio at that BINRPC URI"})
 	}
 	if o.rtpMetricsPath != "" {
 		logger.Info("Enabling rtp metrics", "path", o.rtpMetricsPath, "upstream", o.rtpMetricsURL)

@@ -73,6 +73,17 @@ func TestRPCCommand(t *testing.T) {
 	if err := json.Compact(&compact, out.Bytes()); err != nil || compact.String() != want {
 		t.Fatalf("output %s (%v), want %s", out.String(), err, want)
 	}
+	// Negative numbers are arguments, not flags; text is printed as kamcmd
+	// prints it, without JSON's HTML escapes.
+	out.Reset()
+	if code := run([]string{"rpc", "--kamailio.binrpc-uri=" + s.URI(), "echo", "-5", "-2.5", "<null string>"}, &out, &errb); code != 0 {
+		t.Fatalf("negative arguments: exit %d: %s", code, errb.String())
+	}
+	compact.Reset()
+	if err := json.Compact(&compact, out.Bytes()); err != nil || compact.String() != `[{"z":-1,"a":[-5,-2.5,"<null string>"]}]` ||
+		!strings.Contains(out.String(), `"<null string>"`) {
+		t.Fatalf("negative arguments: output %s (%v)", out.String(), err)
+	}
 	out.Reset()
 	errb.Reset()
 	if code := run([]string{"rpc", "--kamailio.binrpc-uri=" + s.URI(), "nope"}, &out, &errb); code != 1 || errb.String() != "500 command nope not found\n" {
@@ -120,9 +131,21 @@ func TestDefaultGOGC(t *testing.T) {
 	}
 }
 
-// Every link of the landing page leads to a page that is served.
+// Every link of the landing page leads to a page that is served, the
+// probe link to a target that may be probed: --kamailio.binrpc-uri, or
+// with a --config.file that does not list it, a target of that file.
 func TestLandingPageLinks(t *testing.T) {
-	o := &options{metricsPath: "/metrics", timeout: time.Second, rtpMetricsPath: "/rtp_metrics", rtpMetricsURL: "http://127.0.0.1:1/metrics"}
+	t.Run("own target", func(t *testing.T) { checkLandingPageLinks(t, "", "absent_ctl") })
+	cfg := filepath.Join(t.TempDir(), "probe.yml")
+	if err := os.WriteFile(cfg, []byte("targets:\n  - match: \"tcp://10.*\"\n  - match: \"tcp://127.0.0.1:1\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("config file", func(t *testing.T) { checkLandingPageLinks(t, cfg, "tcp%3A%2F%2F127.0.0.1%3A1") })
+}
+
+func checkLandingPageLinks(t *testing.T, configFile, probeTarget string) {
+	o := &options{metricsPath: "/metrics", timeout: time.Second, rtpMetricsPath: "/rtp_metrics", rtpMetricsURL: "http://127.0.0.1:1/metrics",
+		configFile: configFile}
 	addr := binrpc.Address{Network: "unix", Addr: filepath.Join(t.TempDir(), "absent_ctl")}
 	h, err := newHandler(o, addr, collector.Settings{}, promslog.NewNopLogger())
 	if err != nil {
@@ -147,10 +170,13 @@ func TestLandingPageLinks(t *testing.T) {
 		if !strings.HasPrefix(u, "/") {
 			u = "/" + u
 		}
-		if code, _ := get(u); code == http.StatusNotFound {
-			t.Errorf("the landing page links %s, which answers 404", u)
+		if code, _ := get(u); code == http.StatusNotFound || code == http.StatusForbidden {
+			t.Errorf("the landing page links %s, which answers %d", u, code)
 		}
 		checked++
+	}
+	if !strings.Contains(page, "/probe?target=") || !strings.Contains(page, probeTarget) {
+		t.Errorf("no probe link to %s on the landing page:\n%s", probeTarget, page)
 	}
 	if checked < 3 {
 		t.Errorf("only %d local links found on the landing page:\n%s", checked, page)

@@ -54,12 +54,14 @@ func runRPC(addr binrpc.Address, timeout time.Duration, method string, rawArgs [
 	if vals == nil {
 		vals = []binrpc.Value{}
 	}
-	out, err := json.MarshalIndent(vals, "", "  ")
-	if err != nil {
+	// As kamcmd prints it: "<null string>", not "\u003cnull string\u003e".
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(vals); err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s\n", out)
 	return 0
 }
 

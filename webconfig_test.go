@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,8 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(h)
+	var serverLog syncBuffer
+	srv := newServer(h, promslog.New(&promslog.Config{Writer: &serverLog}))
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(srv, o.web, logger) }()
 	defer func() {
@@ -130,5 +132,18 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	}
 	if code, body, err := get("http://"+listen+"/metrics", "prometheus", "s3cret"); err == nil && (code == 200 || strings.Contains(body, "kamailio_up")) {
 		t.Errorf("plain HTTP served the metrics: %d", code)
+	}
+	// net/http's complaint about the plain request is a logfmt line of the
+	// exporter's, not a bare line of Go's log package.
+	var logged string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if logged = serverLog.String(); strings.Contains(logged, "TLS handshake error") {
+			break
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
+		if !regexp.MustCompile(`^time=\S+ level=ERROR source=\S+ msg=".*TLS handshake error`).MatchString(line) {
+			t.Errorf("server log line not in the exporter's logfmt: %q", line)
+		}
 	}
 }

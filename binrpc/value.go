@@ -185,8 +185,11 @@ func (v Value) appendJSON(b *bytes.Buffer) error {
 		}
 		b.WriteString(strconv.FormatFloat(v.Double, 'f', -1, 64))
 	case KindString, KindBytes:
-		s, _ := json.Marshal(v.Str)
-		b.Write(s)
+		// As kamcmd shows it: "<null string>", not "\u003cnull string\u003e".
+		enc := json.NewEncoder(b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(v.Str)
+		b.Truncate(b.Len() - 1) // Encode's newline
 	case KindStruct, KindArray:
 		if v.Encoded() {
 			x, err := v.Expand()

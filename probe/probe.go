@@ -179,6 +179,26 @@ func closeAll(exporters map[string]*collector.Exporter) {
 
 var errForbidden = errors.New("target not allowed")
 
+// ExampleTarget returns a target that may be probed now, for the landing
+// page's link: --kamailio.binrpc-uri when allowed, else the first target
+// of the config file that is an exact URI, else "".
+func (h *Handler) ExampleTarget() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cfg == nil {
+		return h.own.String()
+	}
+	if _, ok := h.cfg.match(h.own.String(), h.own); ok {
+		return h.own.String()
+	}
+	for _, t := range h.cfg.Targets {
+		if addr, err := binrpc.ParseURI(t.Match); err == nil && !strings.ContainsAny(t.Match, "*?[") {
+			return addr.String()
+		}
+	}
+	return ""
+}
+
 // exporter returns the (cached) exporter for a target URI.
 func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 	addr, err := binrpc.ParseURI(uri)

@@ -40,6 +40,12 @@ for line in open(sys.argv[1]):
         runs[(m[1], m[2])].append((float(m[3]), float(m[4]), float(m[5])))
 if len(runs) != 12:
     sys.exit(f"expected 12 benchmarks, parsed {len(runs)}")
+if int(sys.argv[2]) < 2:
+    # One short round (the test suite's): its differences of noisy
+    # timings can be negative, and its ratio means nothing.
+    print(f"smoke test: the {len(runs)} benchmarks ran; one round's figures are noise and are not printed"
+          " (measure with the defaults, 1s x 5 rounds)")
+    sys.exit(0)
 med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in runs.items()}
 kinds = sorted({k for k, _ in med})
 print(f"{'kind':12} {'items':>6} {'us/item':>9} {'B/item':>8} {'allocs/item':>11}")
@@ -55,7 +61,5 @@ for kind in kinds:
     ratio = max(costs) / min(costs)
     worst = max(worst, ratio)
     print(f"{kind:12} max/min per-item time across 100..10000: {ratio:.2f}")
-print(f"worst ratio: {worst:.2f} (target <= 1.5)")
-if int(sys.argv[2]) < 2:
-    print("(one round: a smoke test only; measure with the defaults, 1s x 5 rounds)")
+print(f"worst ratio: {worst:.2f} (target <= 1.5: {'met' if worst <= 1.5 else 'NOT met'})")
 PY

@@ -6,6 +6,11 @@
 #
 #   scripts/demo.sh [exporter flags...]
 #   curl -s localhost:9494/metrics | grep kamailio_up
+#
+# With the demo Kamailio, the exporter also merges its xhttp_prom page
+# (127.0.0.2:8080) and serves rtpengine's metrics (127.0.0.2:9901) at
+# /rtp_metrics, unless the flags given say otherwise. Ctrl-C stops the
+# exporter; the demo Kamailio runs on until stopped with the command printed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -23,8 +28,14 @@ if [ "$have_uri" = 0 ] && [ ! -S /var/run/kamailio/kamailio_ctl ]; then
   scripts/kamailio.sh install
   scripts/kamailio.sh start "$rundir"
   scripts/kamailio.sh traffic "$rundir" 10 || echo "warning: demo traffic failed; the exporter still runs" >&2
-  echo "stop it later with: scripts/kamailio.sh stop $rundir"
-  args=(--kamailio.binrpc-uri="unix://$rundir/kamailio_ctl" "${args[@]}")
+  echo "the demo Kamailio runs on after the exporter (Ctrl-C) stops; stop it with: scripts/kamailio.sh stop $rundir"
+  demo=(--kamailio.binrpc-uri="unix://$rundir/kamailio_ctl")
+  given=" ${args[*]} "
+  [[ "$given" == *" --kamailio.custom-metrics-url"* ]] ||
+    demo+=(--kamailio.custom-metrics-url="http://$KAMAILIO_ADDR:8080/metrics")
+  [[ "$given" == *" --rtpengine.metrics-url"* ]] || demo+=(--rtpengine.metrics-url="http://$KAMAILIO_ADDR:9901/metrics")
+  [[ "$given" == *" --web.rtp-telemetry-path"* ]] || demo+=(--web.rtp-telemetry-path=/rtp_metrics)
+  args=("${demo[@]}" "${args[@]}")
 fi
 command -v go >/dev/null || { echo "Go $(awk '/^go /{print $2}' go.mod) is needed to build the exporter (see README.md)" >&2; exit 1; }
 # Built as `make build` builds it, version stamped from git, with or

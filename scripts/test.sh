@@ -4,7 +4,8 @@
 #   2. gofmt, go vet, unit tests with -race (recorded Kamailio replies)
 #   3. fuzzing of the BINRPC decoder for a bounded time
 #   4. a real Kamailio on loopback, SIP traffic from sipp, end-to-end tests;
-#      then the README's first command, scripts/demo.sh, against its demo Kamailio
+#      then the README's first command, scripts/demo.sh, against its demo Kamailio,
+#      and the README's examples against it (scripts/check-readme.sh)
 #   5. the monitoring mixin: promtool check rules, promtool test rules, dashboard
 #   6. the benchmarks, briefly, so they cannot rot
 # Environment: FUZZTIME (default 30s per target), KEEP_KAMAILIO=1 to leave
@@ -129,7 +130,7 @@ printf '%s\n' "${matrix[@]}"
 step "a Kamailio whose replies outgrow the socket: every scrape complete"
 scripts/check-large-replies.sh 30
 
-step "the README's first command: scripts/demo.sh serves a demo Kamailio's metrics"
+step "the README's first command: scripts/demo.sh serves a demo Kamailio's metrics; the README's examples work against it"
 . scripts/lib.sh
 demo_rundir=$(mktemp -d /tmp/kamailio_exporter-demo-check.XXXXXX)
 demo_port=$(free_port)
@@ -141,14 +142,19 @@ for _ in $(seq 1 600); do # 120 s: Kamailio, its traffic, the build
   kill -0 "$demo_pid" 2>/dev/null || break
   sleep 0.2
 done
+readme_ok=1
+if [ "$demo_up" = 1 ]; then
+  echo "scripts/demo.sh served kamailio_up 1"
+  # The README's examples, pasted after scripts/demo.sh.
+  scripts/check-readme.sh "$demo_port" "$demo_rundir" || readme_ok=0
+fi
 kill "$demo_pid" 2>/dev/null || true
 wait "$demo_pid" 2>/dev/null || true
-if [ "$demo_up" != 1 ]; then
-  echo "scripts/demo.sh: no kamailio_up 1 on 127.0.0.1:$demo_port; its output:" >&2
+if [ "$demo_up" != 1 ] || [ "$readme_ok" != 1 ]; then
+  echo "scripts/demo.sh: no kamailio_up 1 on 127.0.0.1:$demo_port, or a README example failed; its output:" >&2
   cat "$demo_rundir/demo.log" >&2
   exit 1
 fi
-echo "scripts/demo.sh served kamailio_up 1"
 KAMAILIO_ADDR=127.0.0.2 scripts/kamailio.sh stop "$demo_rundir"
 rm -rf "$demo_rundir"
 
