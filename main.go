@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/kamailio-exporter/kamailio_exporter/collector"
+	"github.com/kamailio-exporter/kamailio_exporter/internal/upstream"
 	"github.com/kamailio-exporter/kamailio_exporter/probe"
 )
 
@@ -42,6 +44,7 @@ type options struct {
 	timeout          time.Duration
 	maxProcs         int
 	customMetricsURL string
+	customHTTPConfig string
 	dispatcherMap    []string
 	dialogProfiles   []string
 	allStatistics    bool
@@ -68,6 +71,8 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 		Short('t').Default("5s").DurationVar(&o.timeout)
 	app.Flag("kamailio.custom-metrics-url", "URL to request user defined metrics from kamailio").
 		Default("").StringVar(&o.customMetricsURL)
+	app.Flag("kamailio.custom-metrics-http-config-file", "HTTP client configuration of the --kamailio.custom-metrics-url fetch, as Prometheus's scrape configs write it: basic_auth (password_file), authorization (credentials_file), tls_config, proxy_url. Keeps credentials off the command line.").
+		Default("").StringVar(&o.customHTTPConfig)
 	app.Flag("collector.dispatcher.mapping", `Map a Dispatcher ID to a Name using the "ID:NAME" format. E.g. "100:Genesys"`).
 		StringsVar(&o.dispatcherMap)
 	app.Flag("collector.dialog.profiles", "Select dialog profiles to query.").StringsVar(&o.dialogProfiles)
@@ -195,12 +200,24 @@ func (o *options) settings(logger *slog.Logger) (collector.Settings, error) {
 		}
 	}
 	if o.customMetricsURL != "" {
-		if err := checkHTTPURL(o.customMetricsURL); err != nil {
+		if err := upstream.Check(o.customMetricsURL); err != nil {
 			return s, fmt.Errorf("--kamailio.custom-metrics-url: %w", err)
 		}
 	}
+	if o.customHTTPConfig != "" {
+		if o.customMetricsURL == "" {
+			return s, fmt.Errorf("--kamailio.custom-metrics-http-config-file needs --kamailio.custom-metrics-url")
+		}
+		cfg, _, err := config.LoadHTTPConfigFile(o.customHTTPConfig)
+		if err != nil {
+			return s, fmt.Errorf("--kamailio.custom-metrics-http-config-file: %w", err)
+		}
+		if s.CustomMetricsClient, err = config.NewClientFromConfig(*cfg, exporterName); err != nil {
+			return s, fmt.Errorf("--kamailio.custom-metrics-http-config-file: %w", err)
+		}
+	}
 	if o.rtpMetricsPath != "" {
-		if err := checkHTTPURL(o.rtpMetricsURL); err != nil {
+		if err := upstream.Check(o.rtpMetricsURL); err != nil {
 			return s, fmt.Errorf("--rtpengine.metrics-url: %w", err)
 		}
 	}
@@ -314,7 +331,7 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 			Description: "/probe?target=URI scrapes the Kamailio at that BINRPC URI"})
 	}
 	if o.rtpMetricsPath != "" {
-		logger.Info("Enabling rtp metrics", "path", o.rtpMetricsPath, "upstream", o.rtpMetricsURL)
+		logger.Info("Enabling rtp metrics", "path", o.rtpMetricsPath, "upstream", upstream.Redact(o.rtpMetricsURL))
 		mux.Handle(o.rtpMetricsPath, newRTPProxy(o.rtpMetricsURL, o.timeout, logger))
 		links = append(links, web.LandingLinks{Address: o.rtpMetricsPath, Text: "rtpengine metrics"})
 	}

@@ -66,8 +66,10 @@ type Settings struct {
 	// curated and scripted ones.
 	AllStatistics bool
 	// CustomMetricsURL is Kamailio's xhttp_prom page, fetched and appended
-	// to each scrape ("": none).
-	CustomMetricsURL string
+	// to each scrape ("": none), with CustomMetricsClient (nil: Go's
+	// default client).
+	CustomMetricsURL    string
+	CustomMetricsClient *http.Client
 }
 
 // updateFunc runs one collector: it calls its RPCs through c and adds the
@@ -195,7 +197,11 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 		}
 	}
 	if settings.CustomMetricsURL != "" {
-		e.custom = &customFetcher{url: settings.CustomMetricsURL, client: &http.Client{}, logger: logger}
+		client := settings.CustomMetricsClient
+		if client == nil {
+			client = &http.Client{}
+		}
+		e.custom = &customFetcher{url: settings.CustomMetricsURL, client: client, logger: logger}
 	}
 	return e
 }

@@ -64,7 +64,7 @@ func (f *customFetcher) start(ctx context.Context) func(own *Sink) []*dto.Metric
 		r := <-done
 		own.Add(durationDesc, r.took.Seconds(), customCollector)
 		if r.err != nil {
-			f.logger.Error("Scraping user defined metrics failed", "collector", customCollector, "url", f.url, "err", r.err)
+			f.logger.Error("Scraping user defined metrics failed", "collector", customCollector, "url", upstream.Redact(f.url), "err", r.err)
 			own.Add(successDesc, 0, customCollector)
 			return nil
 		}
