@@ -237,7 +237,9 @@ func (e *Exporter) scrape(ctx context.Context) *result {
 	out.custom = custom(own)
 	out.page.Finish()
 	if dropped := out.page.Dropped(); len(dropped) > 0 {
-		e.logger.Warn("dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
+		// Once per Kamailio run and first series: the same cause would
+		// log on every scrape.
+		e.run.warnOnce(e.logger, "dropped\x00"+dropped[0], "dropped duplicate or invalid series", "count", len(dropped), "first", dropped[0])
 	}
 	return out
 }

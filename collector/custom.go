@@ -74,8 +74,9 @@ func (f *customFetcher) start(ctx context.Context) func(own *Sink) []*dto.Metric
 }
 
 // withCustom merges the xhttp_prom families of res into fams, both sorted
-// by name; one whose name fams or the page holds is dropped with a warning.
-func withCustom(res *result, fams []*dto.MetricFamily, logger *slog.Logger) []*dto.MetricFamily {
+// by name; one whose name fams or the page holds is dropped, with a warning
+// once per Kamailio run of e.
+func (e *Exporter) withCustom(res *result, fams []*dto.MetricFamily, logger *slog.Logger) []*dto.MetricFamily {
 	if len(res.custom) == 0 {
 		return fams
 	}
@@ -89,7 +90,8 @@ func withCustom(res *result, fams []*dto.MetricFamily, logger *slog.Logger) []*d
 	out := make([]*dto.MetricFamily, 0, len(fams)+len(res.custom))
 	for _, f := range res.custom {
 		if taken[f.GetName()] {
-			logger.Warn("dropping user defined metric family that collides with an exporter family", "family", f.GetName())
+			e.run.warnOnce(logger, "custom collision\x00"+f.GetName(),
+				"dropping user defined metric family that collides with an exporter family", "family", f.GetName())
 		} else {
 			out = append(out, f)
 		}

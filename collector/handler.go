@@ -73,7 +73,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res := h.e.sharedScrape(ctx)
 	p := res.page
 	g := <-others
-	fams := withCustom(res, g.fams, h.logger)
+	fams := h.e.withCustom(res, g.fams, h.logger)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain {
 		promhttp.HandlerFor(prometheus.Gatherers{
@@ -108,7 +108,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logger.Debug("writing metrics failed", "err", err)
 	}
 	if len(dropped) > 0 {
-		h.logger.Warn("dropped series of families exported twice", "count", len(dropped), "first", dropped[0])
+		h.e.run.warnOnce(h.logger, "exported twice\x00"+dropped[0], "dropped series of families exported twice", "count", len(dropped), "first", dropped[0])
 	}
 }
 
