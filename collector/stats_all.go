@@ -191,7 +191,8 @@ func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) err
 		s.logger.Warn("stats.get_statistics all is incomplete (ctl's binrpc_max_body_size, default 32 KB): reading the statistics group by group until Kamailio restarts; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB)",
 			"lines", len(vals))
 	}
-	return eachGroup(ctx, c, s, false, fn)
+	_, err := eachGroup(ctx, c, s, false, fn)
+	return err
 }
 
 // The facts of a Kamailio run that choose how its statistics are read:
@@ -204,15 +205,16 @@ const (
 
 // statsComplete reports whether n, the lines of a stats.get_statistics all
 // reply, are all of Kamailio's statistics: at least as many as this run
-// had, counted group by group at its first scrape.
+// had, counted group by group at its first scrape. When a group could not
+// be read whole, the count is not known, and n is not taken as complete.
 func statsComplete(ctx context.Context, c Caller, s *Sink, n int) (bool, error) {
 	want := s.run.number(statsCount)
 	if want == 0 {
-		err := eachGroup(ctx, c, s, true, func(binrpc.Member) error {
+		whole, err := eachGroup(ctx, c, s, true, func(binrpc.Member) error {
 			want++
 			return nil
 		})
-		if err != nil {
+		if err != nil || !whole {
 			return false, err
 		}
 		s.run.setNumber(statsCount, max(want, n))
@@ -266,16 +268,17 @@ var statsGroupSuccessDesc = newDesc(namespace+"_stats_group_success",
 // knownStatGroups are the statistic groups of Kamailio 5.6 to 6.1, read one
 // by one when Kamailio lists none (cnt.grps_list needs the counters module).
 var knownStatGroups = []string{"core", "shmem", "tcp", "dns", "sctp", "sl", "tmx", "dialog", "registrar",
-	"usrloc", "websocket", "pike", "siptrace", "tsilo", "mysql", "script", "uac", "nat_traversal",
+	"usrloc", "websocket", "pike", "siptrace", "tsilo", "mysql", "script", "uac", "nat_traversal", "imc",
 	"cdp", "httpclient", "http_async_client", "msilo", "p_usrloc", "sipcapture", "snmpstats", "sst",
 	"dialog_ng", "ims_auth", "ims_charging", "ims_icscf", "ims_isc", "ims_qos", "ims_registrar_pcscf",
 	"ims_registrar_scscf", "ims_usrloc_pcscf", "ims_usrloc_scscf", "tls", "kafka"}
 
 // eachGroup reads the statistics one group at a time (groupStats). A group
-// that cannot be read is reported (log once per Kamailio run,
-// kamailio_stats_group_success 0) and the others are kept. Quiet, it
-// reports nothing (it counts for statsComplete).
-func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrpc.Member) error) error {
+// that cannot be read whole is reported (log once per Kamailio run,
+// kamailio_stats_group_success 0), exports nothing, and the others are
+// kept. Quiet, it reports nothing (it counts for statsComplete). whole is
+// false when a group could not be read.
+func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrpc.Member) error) (whole bool, err error) {
 	groups := knownStatGroups
 	if vals, err := c.Call(ctx, "cnt.grps_list"); err == nil && len(vals) > 0 {
 		groups = make([]string, 0, len(vals))
@@ -285,35 +288,46 @@ func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrp
 			}
 		}
 	} else if err != nil && !binrpc.IsMethodNotFound(err) {
-		return fmt.Errorf("cnt.grps_list: %w", err)
+		return false, fmt.Errorf("cnt.grps_list: %w", err)
 	}
+	whole = true
 	for _, g := range groups {
-		n, err := groupStats(ctx, c, s.run, g, fn)
+		n, unread, err := groupStats(ctx, c, s.run, g, fn)
+		whole = whole && unread == ""
 		switch {
 		case err != nil:
-			return err
-		case quiet || n == 0: // a group of the list that this Kamailio lacks is empty
-		case n > 0:
+			return false, err
+		case quiet || n == 0 && unread == "": // a group of the list that this Kamailio lacks is empty
+		case unread == "":
 			s.Add(statsGroupSuccessDesc, 1, g)
 		default:
 			s.Add(statsGroupSuccessDesc, 0, g)
-			s.warnOnce("stats group "+g, "statistics group too large for ctl's reply limits: not exported; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)",
-				"group", g)
+			s.warnOnce("stats group "+g, "statistics group not exported: "+unread, "group", g)
 		}
 	}
-	return nil
+	return whole, nil
 }
+
+// Why a group is not exported (groupStats).
+const (
+	groupTooLarge = "too large for ctl's reply limits; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)"
+	groupCut      = "stats.get_statistics GROUP: came back short (ctl leaves out the lines past binrpc_max_body_size, without a fault); raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32), or modparam(\"ctl\", \"binrpc_struct_max_body_size\", KB) (default 8) so that stats.fetch GROUP: fits"
+	groupUnsure   = "too large for stats.fetch GROUP:, and without the counters module (cnt.var_list) a short stats.get_statistics GROUP: cannot be told from a whole one; load counters.so, or raise modparam(\"ctl\", \"binrpc_struct_max_body_size\", KB) (default 8)"
+)
 
 // groupStats reads the statistics of group g with "stats.fetch g:" or, for
 // a group too large for one struct, "stats.get_statistics g:", which it
-// then asks directly for the rest of the Kamailio run. It returns how many
-// there were, -1 when the group is too large for either.
-func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (int, error) {
+// then asks directly for the rest of the Kamailio run. ctl leaves out of
+// that reply, without a fault, the lines past binrpc_max_body_size: the
+// counters module's list of the group's names (cnt.var_list g, shorter
+// than the lines, so whole whenever they are) tells whether any is
+// missing. It returns how many statistics it passed to fn, or why the
+// group was not read (nothing passed to fn).
+func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (n int, unread string, err error) {
 	tooLargeKey := "stats.fetch " + g + ": too large"
 	if !run.knows(tooLargeKey) {
 		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
 		if err == nil {
-			n := 0
 			for _, v := range vals {
 				if v.Kind != binrpc.KindStruct {
 					continue
@@ -323,22 +337,32 @@ func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn fu
 					return fn(m)
 				})
 				if err != nil {
-					return 0, err
+					return 0, "", err
 				}
 			}
-			return n, nil
+			return n, "", nil
 		}
 		if !tooLarge(err) {
-			return 0, fmt.Errorf("stats.fetch %s: %w", g, err)
+			return 0, "", fmt.Errorf("stats.fetch %s: %w", g, err)
 		}
 		run.learn(tooLargeKey)
 	}
 	vals, err := c.Call(ctx, "stats.get_statistics", g+":")
-	if err == nil {
-		return len(vals), eachStatLine(vals, fn)
+	if tooLarge(err) {
+		return 0, groupTooLarge, nil
 	}
-	if !tooLarge(err) {
-		return 0, fmt.Errorf("stats.get_statistics %s: %w", g, err)
+	if err != nil {
+		return 0, "", fmt.Errorf("stats.get_statistics %s: %w", g, err)
 	}
-	return -1, nil
+	if !run.has("cnt.var_list") {
+		return 0, strings.ReplaceAll(groupUnsure, "GROUP", g), nil
+	}
+	names, err := c.Call(ctx, "cnt.var_list", g)
+	if err != nil {
+		return 0, "", fmt.Errorf("cnt.var_list %s: %w", g, err)
+	}
+	if len(vals) < len(names) {
+		return 0, strings.ReplaceAll(groupCut, "GROUP", g), nil
+	}
+	return len(vals), "", eachStatLine(vals, fn)
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"bufio"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -426,5 +427,87 @@ func TestStatsGetStatisticsTruncated(t *testing.T) {
 	}
 	if n := strings.Count(logs(), "stats.get_statistics all is incomplete"); n != 1 {
 		t.Errorf("warned %d times, want once:\n%s", n, logs())
+	}
+}
+
+// A group too large for one struct is read with "stats.get_statistics
+// GROUP:", which ctl cuts at binrpc_max_body_size without a fault
+// (recorded from 5.6.3 with 1 303 scripted statistics: 996 lines, and
+// cnt.var_list's 1 303 names). The group is reported as not read, with a
+// warning once that names the ctl parameter, and none of its statistics is
+// exported; the other groups are. Without the counters module a reply of
+// that kind cannot be checked: the group is not exported either, and the
+// warning says so.
+func TestStatsGroupCutShort(t *testing.T) {
+	read := func(name string) fakectl.Recording {
+		rec, err := fakectl.ReadRecording(filepath.Join(recordingsDir, defaultRelease, name+".bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	replace := map[string]fakectl.Recording{
+		"stats.get_statistics_all":    read("stats.get_statistics_all_truncated"),
+		"stats.get_statistics_script": read("stats.get_statistics_script_1300"),
+		"cnt.var_list_script":         read("cnt.var_list_script_1300"),
+	}
+	methods := recordedValues(t, defaultRelease, "system.listMethods")
+	noCounters := slices.DeleteFunc(slices.Clone(methods), func(v binrpc.Value) bool { return strings.HasPrefix(v.Str, "cnt.") })
+	if len(noCounters) == len(methods) {
+		t.Fatal("the recorded method list has no cnt.* method")
+	}
+	for _, tc := range []struct {
+		name    string
+		methods []binrpc.Value
+		warning string
+	}{
+		{"with counters", methods, `binrpc_max_body_size`},
+		{"without counters", noCounters, `without the counters module`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var payload []byte
+			for _, v := range tc.methods {
+				var err error
+				if payload, err = binrpc.AppendValue(payload, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := maps.Clone(replace)
+			r["system.listMethods"] = fakectl.Recording{Type: binrpc.TypeReply, Payload: payload}
+			scrape, logs := statsScrapes(t, r)
+			for i := range 2 {
+				fams, _, _ := scrape(false)
+				if v := success(fams, "stats.fetch"); v != 1 {
+					t.Fatalf("scrape %d: stats.fetch success %v", i+1, v)
+				}
+				for g, want := range map[string]float64{"script": 0, "core": 1, "tmx": 1} {
+					if v, ok := sampleValue(fams, "kamailio_stats_group_success", map[string]string{"group": g}); !ok || v != want {
+						t.Errorf("scrape %d: group %s: success %v %v, want %v", i+1, g, v, ok, want)
+					}
+				}
+				for _, f := range fams {
+					if strings.HasPrefix(f.GetName(), "kamailio_extra_statistic_") || strings.HasPrefix(f.GetName(), "kamailio_scripted_statistic_") {
+						t.Fatalf("scrape %d: %s exported from a group read in part", i+1, f.GetName())
+					}
+				}
+				if familyLen(fams, "kamailio_core_request_total") == 0 {
+					t.Errorf("scrape %d: the core group lost", i+1)
+				}
+			}
+			if n := strings.Count(logs(), "statistics group not exported"); n != 1 || !strings.Contains(logs(), tc.warning) {
+				t.Errorf("warned %d times, want once naming %q:\n%s", n, tc.warning, logs())
+			}
+		})
+	}
+}
+
+// Every group of the type table is in the list of groups read one by one
+// without the counters module.
+func TestKnownStatGroups(t *testing.T) {
+	for stat := range statTypes(t) {
+		g, _, _ := strings.Cut(stat, ".")
+		if !slices.Contains(knownStatGroups, g) {
+			t.Errorf("group %s (of %s) is not in knownStatGroups", g, stat)
+		}
 	}
 }

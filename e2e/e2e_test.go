@@ -697,6 +697,47 @@ func TestStatisticsPastCtlReplyLimit(t *testing.T) {
 	t.Logf("%s: %d statistics (get_statistics all: %d), all exported", e.release, len(before), len(all))
 }
 
+// A script group of 1 300 statistics is too large for stats.fetch's struct
+// and for one stats.get_statistics reply, which ctl cuts without a fault:
+// the exporter does not pass the cut group off as complete. It reports the
+// group as not read (kamailio_stats_group_success 0), with one warning
+// naming ctl's parameter, exports none of its statistics, and keeps the
+// other groups.
+func TestStatisticsGroupPastCtlReplyLimit(t *testing.T) {
+	e := setup(t)
+	restartKamailioWith(t, e, "KAMAILIO_EXTRA_STATISTICS", "1000")
+	lines := strings.Count(kamcmd(t, e, "stats.get_statistics", "script:"), "\n")
+	names := strings.Count(kamcmd(t, e, "cnt.var_list", "script"), "\n")
+	if lines >= names || names < 1300 {
+		t.Fatalf("the test's premise: stats.get_statistics script: should be cut short; it has %d lines for %d names", lines, names)
+	}
+	base, logFile := startExporterLog(t, e, "--kamailio.binrpc-uri="+e.unixURI())
+	var fams map[string]*dto.MetricFamily
+	for range 2 {
+		fams = scrape(t, base+"/metrics")
+	}
+	if v, _ := find(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); v != 1 {
+		t.Fatalf("stats.fetch failed")
+	}
+	for g, want := range map[string]float64{"script": 0, "core": 1, "tmx": 1, "shmem": 1} {
+		if v, ok := find(fams, "kamailio_stats_group_success", map[string]string{"group": g}); !ok || v != want {
+			t.Errorf("group %s: success %v %v, want %v", g, v, ok, want)
+		}
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "kamailio_extra_statistic_") || strings.HasPrefix(name, "kamailio_scripted_statistic_") {
+			t.Fatalf("%s exported from a group read in part", name)
+		}
+	}
+	if v, ok := find(fams, "kamailio_core_request_total", map[string]string{"method": "rcv"}); !ok || v < 0 {
+		t.Errorf("the core group lost")
+	}
+	if log := readFile(t, logFile); strings.Count(log, "statistics group not exported") != 1 || !strings.Contains(log, "binrpc_max_body_size") {
+		t.Errorf("want one warning naming binrpc_max_body_size:\n%s", log)
+	}
+	t.Logf("%s: script group %d names, stats.get_statistics script: %d lines: reported as not read", e.release, names, lines)
+}
+
 // A shared memory pool past 4 GiB (-m 5000): Kamailio 5.6's core.shmmem
 // cuts its sizes to 32 bits. With stats.fetch off, core.shmmem alone
 // reports the pool, whole, on every release: the total that Kamailio's

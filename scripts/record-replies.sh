@@ -58,6 +58,7 @@ record cnt.grps_list cnt.grps_list
 for g in $(kamcmd -s "unix:$rundir/kamailio_ctl" stats.get_statistics all | cut -d: -f1 | sort -u); do
   record "stats.fetch_$g" stats.fetch "$g:"
   record "stats.get_statistics_$g" stats.get_statistics "$g:"
+  record "cnt.var_list_$g" cnt.var_list "$g" # the group's names: is a get_statistics reply whole?
 done
 record dispatcher.list dispatcher.list
 record dlg.stats_active dlg.stats_active
