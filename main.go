@@ -52,6 +52,7 @@ type options struct {
 	rtpMetricsPath   string
 	rtpMetricsURL    string
 	configFile       string
+	maxTargets       int
 	selection        collector.Selection
 	web              *web.FlagConfig
 	log              *promslog.Config
@@ -84,6 +85,8 @@ func newApp(o *options) (*kingpin.Application, *kingpin.CmdClause, *kingpin.CmdC
 		Default("http://127.0.0.1:9901/metrics").StringVar(&o.rtpMetricsURL)
 	app.Flag("config.file", "YAML file listing the targets /probe may scrape, with their timeouts and collectors. Without it, /probe accepts only --kamailio.binrpc-uri. Reloaded on SIGHUP and POST /-/reload.").
 		Default("").StringVar(&o.configFile)
+	app.Flag("probe.max-targets", "Targets of /probe whose state (connection, failure counter, discovered methods) is kept between probes; past that, the target probed least recently is forgotten.").
+		Default(fmt.Sprint(probe.DefaultMaxTargets)).IntVar(&o.maxTargets)
 	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS): one keeps the exporter off Kamailio's other cores and answers a scrape sooner; more serve many /probe targets in parallel.").
 		Envar("GOMAXPROCS").Default("1").IntVar(&o.maxProcs)
 	o.selection = collector.AddFlags(app)
@@ -149,6 +152,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.timeout <= 0 {
 		fmt.Fprintf(stderr, "%s: error: --kamailio.timeout must be positive, got %v\n", exporterName, o.timeout)
+		return 2
+	}
+	if o.maxTargets < 1 {
+		fmt.Fprintf(stderr, "%s: error: --probe.max-targets must be at least 1, got %d\n", exporterName, o.maxTargets)
 		return 2
 	}
 	if o.maxProcs < 1 {
@@ -309,7 +316,7 @@ func newHandler(o *options, addr binrpc.Address, settings collector.Settings, lo
 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, handler)
-	prober, err := probe.NewHandler(o.configFile, addr, o.timeout, settings, o.selection, logger)
+	prober, err := probe.NewHandler(o.configFile, addr, o.timeout, o.maxTargets, settings, o.selection, logger)
 	if err != nil {
 		return nil, fmt.Errorf("--config.file: %w", err)
 	}

@@ -179,6 +179,10 @@ func (s *Session) End(ctx context.Context) *Conn {
 // nothing is in flight on it, and is closed after MaxIdle unused. The
 // zero value is ready to use.
 type KeptConn struct {
+	// Lean gives a kept connection's read buffers back while it is idle
+	// (Conn.ReleaseBuffers).
+	Lean bool
+
 	mu     sync.Mutex
 	conn   *Conn
 	timer  *time.Timer
@@ -217,6 +221,9 @@ func (k *KeptConn) Put(c *Conn) {
 	if k.conn != nil || k.closed {
 		c.Close()
 		return
+	}
+	if k.Lean {
+		c.ReleaseBuffers()
 	}
 	k.conn = c
 	k.timer = time.AfterFunc(MaxIdle, func() {

@@ -184,6 +184,7 @@ type Exporter struct {
 	custom   *customFetcher
 
 	inflight singleflight.Group // the round in flight; its page is immutable
+	trace    *trace             // the RPCs of a debug scrape (DebugScrape); nil otherwise
 }
 
 // NewExporter returns an Exporter for the ctl socket at addr running the
@@ -205,6 +206,12 @@ func NewExporter(addr binrpc.Address, timeout time.Duration, settings Settings, 
 	}
 	return e
 }
+
+// ReleaseIdleBuffers makes the connection kept between scrapes give its
+// read buffers back while it is idle (binrpc.KeptConn.Lean), for an
+// exporter that is one of thousands (the targets of /probe). Call it
+// before the first scrape.
+func (e *Exporter) ReleaseIdleBuffers() { e.idle.Lean = true }
 
 // Close closes the connection kept between scrapes. A scrape after Close
 // still works, on a connection of its own.
@@ -258,14 +265,14 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	known := e.run.knownMethods()
 	steps := e.plan(known)
 	conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
-	methods, err := e.discover(ctx, conn)
+	methods, err := e.discover(ctx, e.traced(conn, listMethods))
 	if kept != nil && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
 		// The kept connection died while idle (Kamailio restarted or
 		// dropped it): again on a new one.
 		conn.Close()
 		conn = binrpc.NewSession(e.addr, nil)
 		conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
-		methods, err = e.discover(ctx, conn)
+		methods, err = e.discover(ctx, e.traced(conn, listMethods))
 	}
 	if errors.As(err, new(*unreachableError)) {
 		e.failures.Add(1)
@@ -357,7 +364,7 @@ func requests(steps []step) []binrpc.Request {
 func (e *Exporter) collect(ctx context.Context, c *collector, conn *binrpc.Session, out *page.Page, own *Sink, begin time.Time) {
 	s := newSink(e.logger, out)
 	s.descs, s.run = &e.descs, &e.run
-	err := e.update(ctx, c, conn, s)
+	err := e.update(ctx, c, e.traced(conn, c.name), s)
 	end := conn.Arrived()
 	if end.IsZero() {
 		end = time.Now()

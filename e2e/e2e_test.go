@@ -1088,60 +1088,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
-	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		prom.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus log (tail):\n%s", tail(string(b), 3000))
-		}
-	}()
-	query := func(q string) []float64 {
-		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if json.NewDecoder(resp.Body).Decode(&r) != nil {
-			return nil
-		}
-		var out []float64
-		for _, s := range r.Data.Result {
-			if str, ok := s.Value[1].(string); ok {
-				f, _ := strconv.ParseFloat(str, 64)
-				out = append(out, f)
-			}
-		}
-		return out
-	}
-	waitFor := func(what, q string, ok func([]float64) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-			if v := query(q); ok(v) {
-				t.Logf("%s: %s = %v", what, q, v)
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s never satisfied within 60s (last %v)", what, q, query(q))
-			}
-		}
-	}
+	_, waitFor := startPrometheus(t, dir, promAddr)
 	one := func(v []float64) bool { return len(v) == 1 && v[0] == 1 }
 	waitFor("metrics path", `kamailio_up{job="kamailio"}`, one)
 	waitFor("probe path", `kamailio_up{job="kamailio_probe",instance="tcp://`+kamAddr+`:2046"}`, one)
@@ -1261,4 +1208,126 @@ func TestOneTimeoutRealKamailio(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startPrometheus runs the real Prometheus on promAddr with
+// dir/prometheus.yml until the test ends, and returns a query of its API
+// (the values of an instant query) and a wait for a query to satisfy ok
+// (60 s at most).
+func startPrometheus(t *testing.T, dir, promAddr string) (query func(q string) []float64, waitFor func(what, q string, ok func([]float64) bool)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	prom := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
+	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := prom.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		prom.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("prometheus log (tail):\n%s", tail(string(b), 3000))
+		}
+	})
+	query = func(q string) []float64 {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&r) != nil {
+			return nil
+		}
+		var out []float64
+		for _, s := range r.Data.Result {
+			if str, ok := s.Value[1].(string); ok {
+				f, _ := strconv.ParseFloat(str, 64)
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	waitFor = func(what, q string, ok func([]float64) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			if v := query(q); ok(v) {
+				t.Logf("%s: %s = %v", what, q, v)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s never satisfied within 60s (last %v)", what, q, query(q))
+			}
+		}
+	}
+	return query, waitFor
+}
+
+// Sharding a fleet across exporters with Prometheus's hashmod relabelling
+// (the README's example): two exporters, one job each over the same
+// file_sd target list of every ctl socket of the test Kamailio and its DMQ
+// peer; every target is probed through exactly one exporter, with its URI
+// as the instance.
+func TestShardedProbes(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	peer := e.rundir + "/peer/kamailio_ctl"
+	targets := []string{e.unixURI(), "unixd://" + e.rundir + "/kamailio_ctl.dgram", "tcp://" + kamAddr + ":2046",
+		"udp://" + kamAddr + ":2047", "unix://" + peer}
+	probeCfg := filepath.Join(dir, "probe.yml")
+	var allow strings.Builder
+	allow.WriteString("targets:\n")
+	for _, tg := range targets {
+		fmt.Fprintf(&allow, "  - match: %q\n", tg)
+	}
+	if err := os.WriteFile(probeCfg, []byte(allow.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sd, _ := json.Marshal([]map[string][]string{{"targets": targets}})
+	if err := os.WriteFile(filepath.Join(dir, "targets.json"), sd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var jobs strings.Builder
+	jobs.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n")
+	for shard := range 2 {
+		exporter := strings.TrimPrefix(startExporter(t, e, "--kamailio.binrpc-uri="+e.unixURI(), "--config.file="+probeCfg), "http://")
+		fmt.Fprintf(&jobs, `  - job_name: kamailio_shard_%d
+    metrics_path: /probe
+    file_sd_configs: [{files: ['%s']}]
+    relabel_configs:
+      - {source_labels: [__address__], modulus: 2, target_label: __tmp_shard, action: hashmod}
+      - {source_labels: [__tmp_shard], regex: "%d", action: keep}
+      - {source_labels: [__address__], target_label: __param_target}
+      - {source_labels: [__param_target], target_label: instance}
+      - {target_label: __address__, replacement: '%s'}
+`, shard, filepath.Join(dir, "targets.json"), shard, exporter)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(jobs.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	query, waitFor := startPrometheus(t, dir, freePort(t))
+	// Every target scraped, through one exporter: one up series each, all
+	// 1 (the exporter answered), and as many as there are targets.
+	waitFor("every target probed", `count(up{job=~"kamailio_shard_.*"} == 1)`, func(v []float64) bool {
+		return len(v) == 1 && int(v[0]) == len(targets)
+	})
+	if v := query(`max(count by (instance) (up{job=~"kamailio_shard_.*"}))`); len(v) != 1 || v[0] != 1 {
+		t.Errorf("a target is scraped by more than one exporter: %v", v)
+	}
+	for _, tg := range targets {
+		if v := query(`kamailio_up{instance="` + tg + `"}`); len(v) != 1 {
+			t.Errorf("%s: %d kamailio_up series, want 1", tg, len(v))
+		}
+	}
+	t.Logf("shard 0: %v targets, shard 1: %v", query(`count(up{job="kamailio_shard_0"})`), query(`count(up{job="kamailio_shard_1"})`))
 }

@@ -9,6 +9,7 @@
 package probe
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,20 +99,35 @@ type Handler struct {
 	reloadSuccess prometheus.Gauge
 	reloadTime    prometheus.Gauge
 
-	mu        sync.Mutex
-	cfg       *Config
-	exporters map[string]*collector.Exporter
+	mu  sync.Mutex
+	cfg *Config
+	// The per-target exporters kept between probes: each holds its
+	// target's connection, its failure counter, what its Kamailio run has
+	// shown (methods, statistics' shape) and shares concurrent rounds.
+	// At most max are kept; past that, the target probed least recently
+	// is dropped, alone.
+	targets map[string]*list.Element // of *target, by normalised URI
+	lru     list.List                // most recently probed first
+	max     int
 }
 
-// maxCachedTargets bounds the per-target exporters kept between probes
-// (they hold the failure counters and share concurrent rounds).
-const maxCachedTargets = 1024
+// target is a kept per-target exporter and the settings it was made with.
+type target struct {
+	key      string
+	timeout  time.Duration
+	sel      []string // the config entry's collectors; nil: the enabled ones
+	exporter *collector.Exporter
+}
+
+// DefaultMaxTargets is the default bound on the targets kept.
+const DefaultMaxTargets = 10000
 
 // NewHandler returns a probe handler; file is the config file ("" for
-// none) and is loaded now.
-func NewHandler(file string, own binrpc.Address, timeout time.Duration, settings collector.Settings, sel collector.Selection, logger *slog.Logger) (*Handler, error) {
+// none) and is loaded now. It keeps the state of at most maxTargets
+// targets between probes.
+func NewHandler(file string, own binrpc.Address, timeout time.Duration, maxTargets int, settings collector.Settings, sel collector.Selection, logger *slog.Logger) (*Handler, error) {
 	h := &Handler{file: file, own: own, timeout: timeout, settings: settings, sel: sel, logger: logger,
-		exporters: map[string]*collector.Exporter{},
+		targets: map[string]*list.Element{}, max: max(maxTargets, 1),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kamailio_exporter_config_last_reload_successful",
 			Help: "Whether the last load of --config.file succeeded.",
@@ -150,10 +166,20 @@ func (h *Handler) Reload() error {
 	}
 	h.mu.Lock()
 	h.cfg = cfg
-	old := h.exporters
-	h.exporters = map[string]*collector.Exporter{}
+	// A target whose entry changed (or that no entry allows any more) is
+	// dropped; the others keep their connection and counters.
+	var gone []*collector.Exporter
+	for key, el := range h.targets {
+		t := el.Value.(*target)
+		addr, _ := binrpc.ParseURI(key)
+		if timeout, sel, ok := h.settingsFor(key, addr); !ok || timeout != t.timeout || !slices.Equal(sel, t.sel) {
+			gone = append(gone, h.remove(el))
+		}
+	}
 	h.mu.Unlock()
-	closeAll(old)
+	for _, e := range gone {
+		e.Close()
+	}
 	h.reloadSuccess.Set(1)
 	h.reloadTime.SetToCurrentTime()
 	h.logger.Info("config loaded", "file", h.file, "targets", len(cfg.Targets))
@@ -163,18 +189,30 @@ func (h *Handler) Reload() error {
 // Close closes the connections the probes keep to their targets.
 func (h *Handler) Close() {
 	h.mu.Lock()
-	old := h.exporters
-	h.exporters = map[string]*collector.Exporter{}
+	var gone []*collector.Exporter
+	for _, el := range h.targets {
+		gone = append(gone, h.remove(el))
+	}
 	h.mu.Unlock()
-	closeAll(old)
-}
-
-// closeAll closes the connections the exporters keep between scrapes; a
-// probe still running on one of them finishes on its own connection.
-func closeAll(exporters map[string]*collector.Exporter) {
-	for _, e := range exporters {
+	for _, e := range gone {
 		e.Close()
 	}
+}
+
+// remove forgets a kept target and returns its exporter, to be closed
+// outside the lock (a probe still running on it finishes on its own
+// connection).
+func (h *Handler) remove(el *list.Element) *collector.Exporter {
+	t := h.lru.Remove(el).(*target)
+	delete(h.targets, t.key)
+	return t.exporter
+}
+
+// Kept returns how many targets are kept.
+func (h *Handler) Kept() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.targets)
 }
 
 var errForbidden = errors.New("target not allowed")
@@ -199,7 +237,40 @@ func (h *Handler) ExampleTarget() string {
 	return ""
 }
 
-// exporter returns the (cached) exporter for a target URI.
+// settingsFor returns the timeout and collectors of a target allowed
+// now (sel nil: the enabled collectors); ok is false when it is not
+// allowed.
+func (h *Handler) settingsFor(uri string, addr binrpc.Address) (timeout time.Duration, sel []string, ok bool) {
+	if h.cfg == nil {
+		return h.timeout, nil, addr == h.own
+	}
+	t, ok := h.cfg.match(uri, addr)
+	if !ok {
+		return 0, nil, false
+	}
+	timeout = h.timeout
+	if t.Timeout > 0 {
+		timeout = t.Timeout
+	}
+	return timeout, t.Collectors, true
+}
+
+// selection is the collector selection of a target entry's collectors
+// (nil: the enabled ones).
+func (h *Handler) selection(names []string) collector.Selection {
+	if names == nil {
+		return h.sel
+	}
+	sel := collector.Selection{}
+	for _, n := range collector.Names() {
+		on := slices.Contains(names, n)
+		sel[n] = &on
+	}
+	return sel
+}
+
+// exporter returns the kept exporter for a target URI, or a new one, kept
+// in place of the target probed least recently when max are kept.
 func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 	addr, err := binrpc.ParseURI(uri)
 	if err != nil {
@@ -207,36 +278,25 @@ func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	timeout, sel := h.timeout, h.sel
+	timeout, names, ok := h.settingsFor(uri, addr)
 	switch {
-	case h.cfg != nil:
-		t, ok := h.cfg.match(uri, addr)
-		if !ok {
-			return nil, fmt.Errorf("%w: %s matches no target of %s", errForbidden, addr, h.file)
-		}
-		if t.Timeout > 0 {
-			timeout = t.Timeout
-		}
-		if len(t.Collectors) > 0 {
-			sel = collector.Selection{}
-			for _, n := range collector.Names() {
-				on := slices.Contains(t.Collectors, n)
-				sel[n] = &on
-			}
-		}
-	case addr != h.own:
+	case !ok && h.cfg != nil:
+		return nil, fmt.Errorf("%w: %s matches no target of %s", errForbidden, addr, h.file)
+	case !ok:
 		return nil, fmt.Errorf("%w: without --config.file only %s (--kamailio.binrpc-uri) may be probed; list other targets in a --config.file", errForbidden, h.own)
 	}
 	key := addr.String()
-	if e, ok := h.exporters[key]; ok {
-		return e, nil
+	if el, ok := h.targets[key]; ok {
+		h.lru.MoveToFront(el)
+		return el.Value.(*target).exporter, nil
 	}
-	if len(h.exporters) >= maxCachedTargets {
-		closeAll(h.exporters)
-		h.exporters = map[string]*collector.Exporter{}
+	if len(h.targets) >= h.max {
+		old := h.remove(h.lru.Back())
+		go old.Close() // its connection; not under the lock
 	}
-	e := collector.NewExporter(addr, timeout, h.settings, sel, h.logger.With("target", key))
-	h.exporters[key] = e
+	e := collector.NewExporter(addr, timeout, h.settings, h.selection(names), h.logger.With("target", key))
+	e.ReleaseIdleBuffers()
+	h.targets[key] = h.lru.PushFront(&target{key: key, timeout: timeout, sel: names, exporter: e})
 	return e, nil
 }
 
@@ -244,6 +304,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.URL.Query().Get("target")
 	if target == "" {
 		http.Error(w, "the target parameter is missing: /probe?target=tcp://host:port", http.StatusBadRequest)
+		return
+	}
+	if r.URL.Query().Get("debug") == "true" {
+		h.debug(w, r, target)
 		return
 	}
 	e, err := h.exporter(target)
@@ -257,6 +321,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}, h.logger).ServeHTTP(w, r)
+}
+
+// debug answers /probe?target=URI&debug=true: a scrape of its own of the
+// target, told as text (collector.DebugScrape), for an operator asking why
+// it is down. The target must be allowed, as for a probe.
+func (h *Handler) debug(w http.ResponseWriter, r *http.Request, target string) {
+	addr, err := binrpc.ParseURI(target)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	timeout, names, ok := h.settingsFor(target, addr)
+	sel := h.selection(names)
+	h.mu.Unlock()
+	if !ok {
+		http.Error(w, fmt.Sprintf("%v: %s", errForbidden, addr), http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := collector.DebugScrape(r.Context(), w, addr, timeout, h.settings, sel); err != nil {
+		h.logger.Debug("writing a debug probe failed", "target", addr.String(), "err", err)
+	}
 }
 
 // ReloadHandler serves POST /-/reload.

@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,11 +23,14 @@ import (
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 )
 
-// fakeKamailio answers listMethods with two methods and tm.stats.
+// fakeKamailio answers core.uptime, listMethods with two methods, tm.stats
+// and sl.stats.
 func fakeKamailio(t *testing.T, network string) *fakectl.Server {
 	t.Helper()
 	s, err := fakectl.Start(network, func(r fakectl.Request) fakectl.Response {
 		switch r.Method {
+		case "core.uptime":
+			return fakectl.Response{Values: []binrpc.Value{binrpc.Struct(binrpc.Named("up_since", binrpc.String("Mon Dec  7 10:00:00 2026")))}}
 		case "system.listMethods":
 			return fakectl.Response{Values: []binrpc.Value{binrpc.String("tm.stats"), binrpc.String("sl.stats")}}
 		case "tm.stats":
@@ -44,8 +49,19 @@ func fakeKamailio(t *testing.T, network string) *fakectl.Server {
 
 func probe(t *testing.T, h http.Handler, target string) (int, string) {
 	t.Helper()
+	return get(t, h, "/probe?target="+url.QueryEscape(target))
+}
+
+// probeDebug is probe with debug=true.
+func probeDebug(t *testing.T, h http.Handler, target string) (int, string) {
+	t.Helper()
+	return get(t, h, "/probe?debug=true&target="+url.QueryEscape(target))
+}
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?target="+url.QueryEscape(target), nil))
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 	b, _ := io.ReadAll(rec.Body)
 	return rec.Code, string(b)
 }
@@ -53,7 +69,7 @@ func probe(t *testing.T, h http.Handler, target string) (int, string) {
 func newHandler(t *testing.T, file string) *Handler {
 	t.Helper()
 	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
-	h, err := NewHandler(file, own, 2*time.Second, collector.Settings{}, nil, promslog.NewNopLogger())
+	h, err := NewHandler(file, own, 2*time.Second, DefaultMaxTargets, collector.Settings{}, nil, promslog.NewNopLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +83,7 @@ func TestProbeWithoutConfig(t *testing.T) {
 	for _, network := range []string{"tcp", "unix", "udp", "unixgram"} {
 		s := fakeKamailio(t, network)
 		own, _ := binrpc.ParseURI(s.URI())
-		h, err := NewHandler("", own, 2*time.Second, collector.Settings{}, nil, promslog.NewNopLogger())
+		h, err := NewHandler("", own, 2*time.Second, DefaultMaxTargets, collector.Settings{}, nil, promslog.NewNopLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +170,7 @@ func TestReloadMetrics(t *testing.T) {
 	}
 }
 
-func writeConfig(t *testing.T, file, body string) {
+func writeConfig(t testing.TB, file, body string) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -215,7 +231,125 @@ func TestLoadRejectsInvalidConfig(t *testing.T) {
 		t.Fatal("empty match accepted")
 	}
 	own, _ := binrpc.ParseURI("unix:///x")
-	if _, err := NewHandler(file, own, time.Second, collector.Settings{}, nil, promslog.NewNopLogger()); err == nil {
+	if _, err := NewHandler(file, own, time.Second, DefaultMaxTargets, collector.Settings{}, nil, promslog.NewNopLogger()); err == nil {
 		t.Fatal("handler built from an invalid config")
+	}
+}
+
+// Past --probe.max-targets the target probed least recently is forgotten,
+// alone: the others keep their connection (no new accept, no new
+// discovery), and a dead target probed all along keeps counting its
+// failures. A reload keeps the targets whose entry is unchanged.
+func TestProbeKeepsTargetsPastTheBound(t *testing.T) {
+	const max = 3
+	var live []*fakectl.Server
+	for range max + 1 {
+		live = append(live, fakeKamailio(t, "tcp"))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURI := "tcp://" + l.Addr().String()
+	l.Close()
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n    timeout: 1s\n")
+	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
+	h, err := NewHandler(file, own, 2*time.Second, max, collector.Settings{}, nil, promslog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	failures := func(round int) {
+		t.Helper()
+		_, body := probe(t, h, deadURI)
+		if want := fmt.Sprintf("kamailio_failure_total %d\n", round); !strings.Contains(body, want) {
+			t.Errorf("round %d: the dead target's counter is not %q:\n%.400s", round, want, body)
+		}
+	}
+	// Rounds of the dead target and live[0], live[1]: three kept.
+	for round := 1; round <= 3; round++ {
+		failures(round)
+		for _, s := range live[:2] {
+			if code, body := probe(t, h, s.URI()); code != 200 || !strings.Contains(body, "kamailio_up 1") {
+				t.Fatalf("round %d: %s: %d %.300s", round, s.URI(), code, body)
+			}
+		}
+	}
+	for i, s := range live[:2] {
+		if a, d := s.Accepts(), s.Calls("system.listMethods"); a != 1 || d != 1 {
+			t.Errorf("live[%d]: %d connections, %d discoveries in 3 rounds, want 1 and 1", i, a, d)
+		}
+	}
+	// A fourth target: the least recently probed (the dead one, probed
+	// first in round 3) is dropped, alone; the live ones stay.
+	probe(t, h, live[2].URI())
+	if n := h.Kept(); n != max {
+		t.Errorf("%d targets kept, want %d", n, max)
+	}
+	for _, s := range live[:2] {
+		probe(t, h, s.URI())
+		if a := s.Accepts(); a != 1 {
+			t.Errorf("%s: reconnected after another target was evicted (%d connections)", s.URI(), a)
+		}
+	}
+	failures(1) // forgotten, then counted anew
+	// A reload with the same entry keeps every target's connection.
+	rec := httptest.NewRecorder()
+	h.ReloadHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/-/reload", nil))
+	if rec.Code != 200 {
+		t.Fatalf("reload: %d", rec.Code)
+	}
+	failures(2)
+	// live[2] was evicted by the dead target's return: it reconnects.
+	probe(t, h, live[0].URI())
+	if a := live[0].Accepts(); a != 1 {
+		t.Errorf("live[0] reconnected after a reload that changed nothing (%d connections)", a)
+	}
+	// A changed entry (another timeout) drops the targets it covers.
+	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n    timeout: 2s\n")
+	h.Reload()
+	if n := h.Kept(); n != 0 {
+		t.Errorf("%d targets kept after their entry changed, want 0", n)
+	}
+}
+
+// /probe?debug=true tells, as text, what a probe of the target did: its
+// log lines, each RPC with its collector and result, and the metrics; for a
+// dead target, why it is down. It leaves the kept target's state alone.
+func TestProbeDebug(t *testing.T) {
+	s := fakeKamailio(t, "tcp")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "tcp://" + l.Addr().String()
+	l.Close()
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n    timeout: 1s\n")
+	h := newHandler(t, file)
+	t.Cleanup(h.Close)
+	code, body := probeDebug(t, h, s.URI())
+	if code != 200 {
+		t.Fatalf("debug probe: %d %s", code, body)
+	}
+	for _, want := range []string{"Logs of the probe:", "level=DEBUG", "RPCs, in the order",
+		"system.listMethods", "tm.stats               tm.stats", "ok: 1 values [struct]",
+		"Metrics the probe returns:", "kamailio_tm_stats_current 3", `kamailio_scrape_collector_success{collector="tm.stats"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("debug probe lacks %q:\n%s", want, body)
+		}
+	}
+	if h.Kept() != 0 {
+		t.Errorf("a debug probe kept a target")
+	}
+	_, body = probeDebug(t, h, dead)
+	for _, want := range []string{"Can not connect to kamailio", "connection refused", "kamailio_up 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("debug probe of a dead target lacks %q:\n%s", want, body)
+		}
+	}
+	if code, _ := probeDebug(t, h, "tcp://10.0.0.1:2046"); code != 403 {
+		t.Errorf("debug probe of a target not allowed: %d, want 403", code)
 	}
 }

@@ -55,8 +55,9 @@ func (i Instance) ProfileNames() []string {
 }
 
 // Methods are the RPC methods a synthetic instance answers.
-var Methods = []string{"core.uptime", "core.psa", "pkg.stats", "dispatcher.list", "htable.listTables",
-	"htable.stats", "stats.fetch", "dlg.profile_get_size"}
+var Methods = []string{"core.uptime", "core.runinfo", "core.info", "core.tcp_info", "core.shmmem", "core.psa",
+	"pkg.stats", "dispatcher.list", "htable.listTables", "htable.stats", "stats.fetch", "dlg.stats_active",
+	"dlg.profile_get_size"}
 
 // Replies encodes the replies, by method, once: a server sends them as
 // they are.
@@ -70,6 +71,23 @@ func (i Instance) Replies() (map[string]*fakectl.Recording, error) {
 	r["system.listMethods"] = methods
 	r["core.uptime"] = []binrpc.Value{binrpc.Struct(binrpc.Named("now", s("Wed Nov 25 04:05:00 2026")),
 		binrpc.Named("up_since", s("Wed Nov 25 04:01:32 2026")), binrpc.Named("uptime", n(208)))}
+	// The small replies of the other core and dialog methods, as 5.8 sends
+	// them: a Kamailio has them whatever its size.
+	r["core.runinfo"] = []binrpc.Value{binrpc.Struct(binrpc.Named("name", s("kamailio")), binrpc.Named("version", s("5.8.8")),
+		binrpc.Named("sourceid", s("unknown")), binrpc.Named("compiler", s("gcc 12.2.0")), binrpc.Named("compiled", s("03:57:49 Nov 26 2026")),
+		binrpc.Named("time_now", s("Wed Nov 25 04:05:00 2026")), binrpc.Named("time_started", s("Wed Nov 25 04:01:32 2026")),
+		binrpc.Named("uptime_secs", n(208)), binrpc.Named("utime_days", s("0d 0h 3m 28s")))}
+	r["core.info"] = []binrpc.Value{binrpc.Struct(binrpc.Named("version", s("kamailio 5.8.8")), binrpc.Named("id", s("unknown")),
+		binrpc.Named("compiler", s("gcc 12.2.0")), binrpc.Named("compiled", s("03:57:49 Nov 26 2026")),
+		binrpc.Named("flags", s("USE_TCP, USE_TLS, SHM_MMAP, PKG_MALLOC, Q_MALLOC, F_MALLOC, TLSF_MALLOC, USE_FUTEX")))}
+	r["core.tcp_info"] = []binrpc.Value{binrpc.Struct(binrpc.Named("readers", n(2)), binrpc.Named("max_connections", n(2048)),
+		binrpc.Named("max_tls_connections", n(2048)), binrpc.Named("opened_connections", n(0)),
+		binrpc.Named("opened_tls_connections", n(0)), binrpc.Named("write_queued_bytes", n(0)))}
+	r["core.shmmem"] = []binrpc.Value{binrpc.Struct(binrpc.Named("total", binrpc.Double(67108864)), binrpc.Named("free", binrpc.Double(61527152)),
+		binrpc.Named("used", binrpc.Double(3979072)), binrpc.Named("real_used", binrpc.Double(5581712)),
+		binrpc.Named("max_used", binrpc.Double(5617824)), binrpc.Named("fragments", n(7)))}
+	r["dlg.stats_active"] = []binrpc.Value{binrpc.Struct(binrpc.Named("starting", n(0)), binrpc.Named("connecting", n(0)),
+		binrpc.Named("answering", n(20)), binrpc.Named("ongoing", n(0)), binrpc.Named("all", n(20)))}
 	var psa, pkg []binrpc.Value
 	for p := range i.Procs {
 		psa = append(psa, binrpc.Struct(binrpc.Named("index", n(int64(p))), binrpc.Named("pid", n(int64(1000+p))),
