@@ -171,5 +171,8 @@ bash scripts/bench-scale.sh 1x 1
 bash scripts/bench-rss.sh 100 2
 bash scripts/bench-modmem.sh 5
 bash scripts/bench-scrape.sh test 20 5 2
+# A fleet through /probe, small: it fails when a target loses its
+# connection or discovery, or a dead target's failures are not all counted.
+bash scripts/bench-fleet.sh 200 10 10 2 3s 1
 
 step "all tests passed"
