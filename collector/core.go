@@ -19,10 +19,6 @@ var (
 		"TCP readers", prometheus.GaugeValue)
 	tcpMaxConnectionsDesc = newDesc(namespace+"_tcp_max_connections",
 		"TCP connection limit", prometheus.GaugeValue)
-	// Also filled by tls.info: one family, one HELP (the reference exporter
-	// declared it twice and failed every scrape when tls was loaded).
-	tlsMaxConnectionsDesc = newDesc(namespace+"_tls_max_connections",
-		"TLS connection limit", prometheus.GaugeValue).MarkShared()
 	tlsConnectionsDesc = newDesc(namespace+"_tls_connections",
 		"Opened TLS connections", prometheus.GaugeValue)
 )
@@ -34,22 +30,24 @@ func updateCorePSA(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	if err != nil {
 		return err
 	}
-	p := newPicker("status", "index", "pid", "rank", "description")
-	labels := make([]string, 4)
+	p := newPicker()
+	status := p.key("status")
+	labelSlots := []slot{p.key("index"), p.key("pid"), p.key("rank"), p.key("description")}
+	labels := make([]string, len(labelSlots))
 	return eachStruct("core.psa", vals, func(proc binrpc.Value) error {
 		if err := p.pick(proc); err != nil {
 			return err
 		}
-		status, err := p.number(0)
+		v, err := p.number(status)
 		if err != nil {
 			return err
 		}
-		for i := range labels {
-			if labels[i], err = p.text(1 + i); err != nil {
+		for i, k := range labelSlots {
+			if labels[i], err = p.text(k); err != nil {
 				return err
 			}
 		}
-		s.Add(processStatusDesc, status, labels...)
+		s.Add(processStatusDesc, v, labels...)
 		return nil
 	})
 }

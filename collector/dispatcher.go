@@ -83,17 +83,18 @@ func eachNamed(v walker, name string, fn func(*binrpc.Cursor) error) error {
 
 // destWalker converts destinations, reusing its pickers.
 type destWalker struct {
-	s                    *Sink
-	setID, setName       string
-	dest, attrs, latency *picker
+	s                     *Sink
+	setID, setName        string
+	dest, attrs, latency  *picker
+	uri, flags, priority  slot
+	attrFields, latFields pickedFields
 }
 
 func newDestWalker(s *Sink) *destWalker {
-	w := &destWalker{s: s,
-		attrs:   newPicker(fieldKeys(dsAttrsFields)...),
-		latency: newPicker(fieldKeys(dsLatencyFields)...),
-	}
-	w.dest = newPicker("URI", "FLAGS", "PRIORITY", "ATTRS", "LATENCY").sub("ATTRS", w.attrs).sub("LATENCY", w.latency)
+	w := &destWalker{s: s, dest: newPicker(), attrs: newPicker(), latency: newPicker()}
+	w.uri, w.flags, w.priority = w.dest.key("URI"), w.dest.key("FLAGS"), w.dest.key("PRIORITY")
+	w.dest.sub("ATTRS", w.attrs).sub("LATENCY", w.latency)
+	w.attrFields, w.latFields = w.attrs.fields(dsAttrsFields), w.latency.fields(dsLatencyFields)
 	return w
 }
 
@@ -146,31 +147,29 @@ func (w *destWalker) add(d *binrpc.Cursor) error {
 	if err := w.dest.pickAt(d); err != nil {
 		return fmt.Errorf("set %s: %w", setID, err)
 	}
-	uri, err := w.dest.text(0)
+	uri, err := w.dest.text(w.uri)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", setID, err)
 	}
-	flags, err := w.dest.text(1)
+	flags, err := w.dest.text(w.flags)
 	if err != nil {
 		return fmt.Errorf("set %s: %w", setID, err)
 	}
 	s.Add(dsTargetDesc, b2f(dispatcherUp(flags)), setID, uri, setName)
 	s.Add(dsFlagsDesc, 1, setID, uri, setName, flags)
-	if prio, err := w.dest.number(2); err == nil {
+	if prio, err := w.dest.number(w.priority); err == nil {
 		s.Add(dsPriorityDesc, prio, setID, uri, setName)
 	}
 	// The reference exporter always exports weight, rweight and latency,
 	// with 0 when Kamailio has no ATTRS or LATENCY for the destination.
 	for _, group := range []struct {
-		p      *picker
-		fields []field
-	}{{w.attrs, dsAttrsFields}, {w.latency, dsLatencyFields}} {
-		for i, f := range group.fields {
-			v := 0.0
-			if group.p.ok[i] {
-				if v, err = group.p.vals[i].Float(); err != nil {
-					return fmt.Errorf("set %s: %s %s: %w", setID, uri, f.key, err)
-				}
+		p  *picker
+		fs pickedFields
+	}{{w.attrs, w.attrFields}, {w.latency, w.latFields}} {
+		for i, f := range group.fs.fields {
+			v, err := group.p.numberOr0(group.fs.slots[i])
+			if err != nil {
+				return fmt.Errorf("set %s: %s: %w", setID, uri, err)
 			}
 			s.Add(f.desc, v, setID, uri, setName)
 		}

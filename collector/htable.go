@@ -46,20 +46,22 @@ func updateHtableList(ctx context.Context, c Caller, _ *Settings, s *Sink) error
 	if err != nil {
 		return err
 	}
-	p := newPicker(append([]string{"name", "dbtable", "dbmode"}, fieldKeys(htableListFields)...)...)
+	p := newPicker()
+	nameSlot, dbtableSlot := p.key("name"), p.key("dbtable")
+	settings, dbmode := p.fields(htableListFields), p.fields([]field{{"dbmode", htableDBModeDesc}})
 	return eachStruct("htable.listTables", tables, func(t binrpc.Value) error {
 		if err := p.pick(t); err != nil {
 			return err
 		}
-		name, err := p.text(0)
+		name, err := p.text(nameSlot)
 		if err != nil {
 			return err
 		}
-		if err := addPicked(s, p, 3, htableListFields, name); err != nil {
+		if err := addPicked(s, p, settings, name); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		dbtable, _ := p.text(1)
-		if err := addPicked(s, p, 2, []field{{"dbmode", htableDBModeDesc}}, name, dbtable); err != nil {
+		dbtable, _ := p.text(dbtableSlot)
+		if err := addPicked(s, p, dbmode, name, dbtable); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil
@@ -72,16 +74,17 @@ func updateHtableStats(ctx context.Context, c Caller, _ *Settings, s *Sink) erro
 	if err != nil {
 		return err
 	}
-	p := newPicker(append([]string{"name"}, fieldKeys(htableStatsFields)...)...)
+	p := newPicker()
+	nameSlot, sizes := p.key("name"), p.fields(htableStatsFields)
 	return eachStruct("htable.stats", tables, func(t binrpc.Value) error {
 		if err := p.pick(t); err != nil {
 			return err
 		}
-		name, err := p.text(0)
+		name, err := p.text(nameSlot)
 		if err != nil {
 			return err
 		}
-		if err := addPicked(s, p, 1, htableStatsFields, name); err != nil {
+		if err := addPicked(s, p, sizes, name); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil

@@ -6,19 +6,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
-	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
-var (
-	pkgUsedDesc  = newDesc(namespace+"_pkgmem_used", "Private memory used", prometheus.GaugeValue, "entry", "pid")
-	pkgFreeDesc  = newDesc(namespace+"_pkgmem_free", "Private memory free", prometheus.GaugeValue, "entry", "pid")
-	pkgRealDesc  = newDesc(namespace+"_pkgmem_real", "Private memory real used", prometheus.GaugeValue, "entry", "pid")
-	pkgSizeDesc  = newDesc(namespace+"_pkgmem_size", "Private memory total size", prometheus.GaugeValue, "entry", "pid")
-	pkgFragsDesc = newDesc(namespace+"_pkgmem_frags", "Private memory total frags", prometheus.GaugeValue, "entry", "pid")
-
-	// in the order of the members picked after entry and pid
-	pkgDescs = []*page.Desc{pkgUsedDesc, pkgFreeDesc, pkgRealDesc, pkgSizeDesc, pkgFragsDesc}
-)
+// pkgFields are the sizes of a process's private memory; older Kamailio
+// versions lack some.
+var pkgFields = []field{
+	{"used", newDesc(namespace+"_pkgmem_used", "Private memory used", prometheus.GaugeValue, "entry", "pid")},
+	{"free", newDesc(namespace+"_pkgmem_free", "Private memory free", prometheus.GaugeValue, "entry", "pid")},
+	{"real_used", newDesc(namespace+"_pkgmem_real", "Private memory real used", prometheus.GaugeValue, "entry", "pid")},
+	{"total_size", newDesc(namespace+"_pkgmem_size", "Private memory total size", prometheus.GaugeValue, "entry", "pid")},
+	{"total_frags", newDesc(namespace+"_pkgmem_frags", "Private memory total frags", prometheus.GaugeValue, "entry", "pid")},
+}
 
 // pkg.stats: one struct per process {entry, pid, rank, used, free,
 // real_used, total_size, total_frags, desc}, walked one process at a time.
@@ -27,29 +25,20 @@ func updatePkgStats(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
 	if err != nil {
 		return err
 	}
-	p := newPicker("entry", "pid", "used", "free", "real_used", "total_size", "total_frags")
+	p := newPicker()
+	entrySlot, pidSlot, sizes := p.key("entry"), p.key("pid"), p.fields(pkgFields)
 	return eachStruct("pkg.stats", vals, func(proc binrpc.Value) error {
 		if err := p.pick(proc); err != nil {
 			return err
 		}
-		entry, err := p.text(0)
+		entry, err := p.text(entrySlot)
 		if err != nil {
 			return err
 		}
-		pid, err := p.text(1)
+		pid, err := p.text(pidSlot)
 		if err != nil {
 			return err
 		}
-		for i, d := range pkgDescs {
-			if !p.ok[2+i] {
-				continue // older Kamailio versions lack some
-			}
-			v, err := p.number(2 + i)
-			if err != nil {
-				return err
-			}
-			s.Add(d, v, entry, pid)
-		}
-		return nil
+		return addPicked(s, p, sizes, entry, pid)
 	})
 }

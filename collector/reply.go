@@ -110,15 +110,6 @@ type field struct {
 	desc *page.Desc
 }
 
-// fieldKeys returns the keys of fs, to pick them.
-func fieldKeys(fs []field) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.key
-	}
-	return out
-}
-
 // addFields adds one sample per field present in st. Missing members are
 // skipped (older Kamailio versions lack some); a present member that is not
 // a number is an error.
@@ -137,14 +128,15 @@ func addFields(s *Sink, st binrpc.Value, fields []field, labelValues ...string) 
 	return nil
 }
 
-// addPicked is addFields for the members p picked: p's keys from index
-// from on are the keys of fields, in order.
-func addPicked(s *Sink, p *picker, from int, fields []field, labelValues ...string) error {
-	for i, f := range fields {
-		if !p.ok[from+i] {
+// addPicked is addFields for the members p picked: the fields fs (from
+// picker.fields).
+func addPicked(s *Sink, p *picker, fs pickedFields, labelValues ...string) error {
+	for i, f := range fs.fields {
+		k := fs.slots[i]
+		if !p.ok[k] {
 			continue
 		}
-		n, err := asSample(p.vals[from+i], f.desc)
+		n, err := asSample(p.vals[k], f.desc)
 		if err != nil {
 			return fmt.Errorf("member %q: %w", f.key, err)
 		}
@@ -192,11 +184,15 @@ func addCodes(s *Sink, method string, st binrpc.Value, d *page.Desc) error {
 	return nil
 }
 
-// picker takes the members it names from a struct in one pass over its
-// bytes (Value.Walk), without decoding it into a member slice; a member
-// with a picker of its own (sub) is picked in the same pass. The first
-// member of each name counts. Reused from struct to struct, it allocates
-// nothing per struct.
+// picker takes the members it is asked for, by name, from a struct in one
+// pass over its bytes (Value.Walk), without decoding it into a member
+// slice; a member with a picker of its own (sub) is picked in the same
+// pass. The first member of each name counts. Reused from struct to
+// struct, it allocates nothing per struct.
+//
+// A collector asks for each member by its Kamailio name (key, fields) and
+// reads it through the slot it got back, so that no read depends on the
+// position of a name in a list written elsewhere.
 type picker struct {
 	keys []string
 	vals []binrpc.Value
@@ -204,14 +200,42 @@ type picker struct {
 	subs []*picker
 }
 
-func newPicker(keys ...string) *picker {
-	return &picker{keys: keys, vals: make([]binrpc.Value, len(keys)), ok: make([]bool, len(keys)),
-		subs: make([]*picker, len(keys))}
+// slot is a member a picker takes, as picker.key returned it.
+type slot int
+
+// pickedFields are the members of a field table that a picker takes, and
+// their slots (picker.fields).
+type pickedFields struct {
+	fields []field
+	slots  []slot
 }
 
-// sub picks the struct member key with q, in the same pass.
-func (p *picker) sub(key string, q *picker) *picker {
-	p.subs[slices.Index(p.keys, key)] = q
+func newPicker() *picker { return &picker{} }
+
+// key makes p take the member named name, and returns its slot.
+func (p *picker) key(name string) slot {
+	if i := slices.Index(p.keys, name); i >= 0 {
+		return slot(i)
+	}
+	p.keys = append(p.keys, name)
+	p.vals = append(p.vals, binrpc.Value{})
+	p.ok = append(p.ok, false)
+	p.subs = append(p.subs, nil)
+	return slot(len(p.keys) - 1)
+}
+
+// fields makes p take the members of the field table fs.
+func (p *picker) fields(fs []field) pickedFields {
+	out := pickedFields{fields: fs, slots: make([]slot, len(fs))}
+	for i, f := range fs {
+		out.slots[i] = p.key(f.key)
+	}
+	return out
+}
+
+// sub picks the struct member name with q, in the same pass.
+func (p *picker) sub(name string, q *picker) *picker {
+	p.subs[p.key(name)] = q
 	return p
 }
 
@@ -264,11 +288,19 @@ func (p *picker) member(c *binrpc.Cursor) error {
 	return nil
 }
 
-// text returns member i as text.
-func (p *picker) text(i int) (string, error) { return memberText(p.keys[i], p.vals[i], p.ok[i]) }
+// text returns member k as text.
+func (p *picker) text(k slot) (string, error) { return memberText(p.keys[k], p.vals[k], p.ok[k]) }
 
-// number returns member i as a number.
-func (p *picker) number(i int) (float64, error) { return memberNumber(p.keys[i], p.vals[i], p.ok[i]) }
+// number returns member k as a number.
+func (p *picker) number(k slot) (float64, error) { return memberNumber(p.keys[k], p.vals[k], p.ok[k]) }
+
+// numberOr0 returns member k as a number, 0 when the struct lacks it.
+func (p *picker) numberOr0(k slot) (float64, error) {
+	if !p.ok[k] {
+		return 0, nil
+	}
+	return p.number(k)
+}
 
 // eachStruct calls fn with each top-level value of a reply, which must be
 // structs (one per process, table…), left encoded by CallEncoded.
@@ -282,4 +314,12 @@ func eachStruct(method string, vals []binrpc.Value, fn func(binrpc.Value) error)
 		}
 	}
 	return nil
+}
+
+// b2f is a boolean as a sample: 1 or 0.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

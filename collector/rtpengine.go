@@ -46,10 +46,3 @@ func updateRtpengineShow(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 	}
 	return nil
 }
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}

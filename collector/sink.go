@@ -2,6 +2,8 @@ package collector
 
 import (
 	"log/slog"
+	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -9,6 +11,24 @@ import (
 )
 
 const namespace = "kamailio"
+
+// The families that more than one collector fills. A scrape keeps one
+// sample per series: the collector earlier in the order wins.
+var (
+	// stats.fetch's shmem group, and core.shmmem.
+	shmBytesDesc     = newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type").MarkShared()
+	shmFragmentsDesc = newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue).MarkShared()
+	// core.tcp_info, tls.info and 6.x's stats.fetch (group tls): one
+	// family, one HELP (the reference exporter declared it twice and
+	// failed every scrape when tls was loaded).
+	tlsMaxConnectionsDesc = newDesc(namespace+"_tls_max_connections",
+		"TLS connection limit", prometheus.GaugeValue).MarkShared()
+	// tls.info and 6.x's stats.fetch (group tls).
+	tlsOpenedDesc = newDesc(namespace+"_tls_opened_connections",
+		"TLS Opened Connections", prometheus.GaugeValue).MarkShared()
+	tlsClearTextQueuedDesc = newDesc(namespace+"_tls_clear_text_write_queued_bytes",
+		"Bytes of clear text queued in all TLS connections, waiting to be encrypted and sent (while a handshake is in progress).", prometheus.GaugeValue).MarkShared()
+)
 
 // reserved holds the names of all static families. It is written only
 // while package-level variables initialise and is read-only afterwards, so
@@ -52,3 +72,48 @@ func (s *Sink) discard() { s.out.Truncate(s.start) }
 
 // Add records one sample of d with the given label values.
 func (s *Sink) Add(d *page.Desc, v float64, labelValues ...string) { s.out.Add(d, v, labelValues...) }
+
+// descCache keeps the descriptors built from Kamailio's statistic names
+// between scrapes of one exporter. It is safe for concurrent scrapes and
+// bounded: past maxCachedDescs names it stops caching. A lookup does not
+// allocate.
+type descCache struct {
+	mu sync.RWMutex
+	m  map[descKey]*page.Desc // nil: the name collides with a static family
+}
+
+// descKey names a cached descriptor: a statistic, or a scripted one.
+type descKey struct {
+	script bool
+	name   string
+}
+
+const maxCachedDescs = 100000
+
+// get returns the descriptor of k, built by build(k.name) on first use.
+// build gets the name cloned, for k.name is a substring of a reply that the
+// cache and the descriptor outlive: the key and the descriptor share it.
+func (c *descCache) get(k descKey, build func(string) *page.Desc) *page.Desc {
+	if c != nil {
+		c.mu.RLock()
+		d, ok := c.m[k]
+		c.mu.RUnlock()
+		if ok {
+			return d
+		}
+	}
+	k.name = strings.Clone(k.name)
+	d := build(k.name)
+	if c == nil {
+		return d
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[descKey]*page.Desc{}
+	}
+	if len(c.m) < maxCachedDescs {
+		c.m[k] = d
+	}
+	c.mu.Unlock()
+	return d
+}

@@ -2,124 +2,18 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
-	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
 
-// The curated stats.fetch families of the reference exporter, with its
-// names, types, labels and HELP texts.
-var (
-	coreRequestDesc    = newDesc(namespace+"_core_request_total", "Request counters", prometheus.CounterValue, "method")
-	coreRcvRequestDesc = newDesc(namespace+"_core_rcv_request_total", "Received requests by method", prometheus.CounterValue, "method")
-	coreReplyDesc      = newDesc(namespace+"_core_reply_total", "Reply counters", prometheus.CounterValue, "type")
-	coreRcvReplyDesc   = newDesc(namespace+"_core_rcv_reply_total", "Received replies by code", prometheus.CounterValue, "code")
-	// Also filled by core.shmmem: the first sample of a series wins.
-	shmBytesDesc       = newDesc(namespace+"_shm_bytes", "Shared memory sizes", prometheus.GaugeValue, "type").MarkShared()
-	shmFragmentsDesc   = newDesc(namespace+"_shm_fragments", "Shared memory fragment count", prometheus.GaugeValue).MarkShared()
-	dnsFailedDesc      = newDesc(namespace+"_dns_failed_request_total", "Failed dns requests", prometheus.CounterValue)
-	badURIDesc         = newDesc(namespace+"_bad_uri_total", "Messages with bad uri", prometheus.CounterValue)
-	badMsgHdrDesc      = newDesc(namespace+"_bad_msg_hdr", "Messages with bad message header", prometheus.CounterValue)
-	slReplyDesc        = newDesc(namespace+"_sl_reply_total", "Stateless replies by code", prometheus.CounterValue, "code")
-	slTypeDesc         = newDesc(namespace+"_sl_type_total", "Stateless replies by type", prometheus.CounterValue, "type")
-	tcpTotalDesc       = newDesc(namespace+"_tcp_total", "TCP connection counters", prometheus.CounterValue, "type")
-	tcpConnectionsDesc = newDesc(namespace+"_tcp_connections", "Opened TCP connections", prometheus.GaugeValue)
-	tcpWriteQueueDesc  = newDesc(namespace+"_tcp_writequeue", "TCP write queue size", prometheus.GaugeValue)
-	tmxCodeDesc        = newDesc(namespace+"_tmx_code_total", "Completed Transaction counters by code", prometheus.CounterValue, "code")
-	tmxTypeDesc        = newDesc(namespace+"_tmx_type_total", "Completed Transaction counters by type", prometheus.CounterValue, "type")
-	tmxDesc            = newDesc(namespace+"_tmx", "Ongoing Transactions", prometheus.GaugeValue, "type")
-	tmxRplDesc         = newDesc(namespace+"_tmx_rpl_total", "Tmx reply counters", prometheus.CounterValue, "type")
-	// The reference types this family as a counter although active and
-	// early dialogs are current values; kept for compatibility.
-	dialogDesc = newDesc(namespace+"_dialog", "Ongoing Dialogs", prometheus.CounterValue, "type")
-)
-
-// statSeries is where one statistic goes: a family and its label value
-// ("" for families without labels).
-type statSeries struct {
-	desc  *page.Desc
-	label string
-}
-
-// curatedStats maps stats.fetch keys to the reference exporter's series.
-var curatedStats = func() map[string]statSeries {
-	m := map[string]statSeries{
-		"core.drop_requests":             {coreRequestDesc, "drop"},
-		"core.err_requests":              {coreRequestDesc, "err"},
-		"core.fwd_requests":              {coreRequestDesc, "fwd"},
-		"core.rcv_requests":              {coreRequestDesc, "rcv"},
-		"core.unsupported_methods":       {coreRcvRequestDesc, "unsupported"},
-		"core.drop_replies":              {coreReplyDesc, "drop"},
-		"core.err_replies":               {coreReplyDesc, "err"},
-		"core.fwd_replies":               {coreReplyDesc, "fwd"},
-		"core.rcv_replies":               {coreReplyDesc, "rcv"},
-		"shmem.free_size":                {shmBytesDesc, "free"},
-		"shmem.max_used_size":            {shmBytesDesc, "max_used"},
-		"shmem.real_used_size":           {shmBytesDesc, "real_used"},
-		"shmem.total_size":               {shmBytesDesc, "total"},
-		"shmem.used_size":                {shmBytesDesc, "used"},
-		"shmem.fragments":                {shmFragmentsDesc, ""},
-		"dns.failed_dns_request":         {dnsFailedDesc, ""},
-		"core.bad_URIs_rcvd":             {badURIDesc, ""},
-		"core.bad_msg_hdr":               {badMsgHdrDesc, ""},
-		"sl.failures":                    {slTypeDesc, "failure"},
-		"sl.received_ACKs":               {slTypeDesc, "received_ack"},
-		"sl.sent_err_replies":            {slTypeDesc, "sent_err_reply"},
-		"sl.sent_replies":                {slTypeDesc, "sent_reply"},
-		"sl.xxx_replies":                 {slTypeDesc, "xxx_reply"},
-		"tcp.current_opened_connections": {tcpConnectionsDesc, ""},
-		"tcp.current_write_queue_size":   {tcpWriteQueueDesc, ""},
-		"tmx.UAC_transactions":           {tmxTypeDesc, "uac"},
-		"tmx.UAS_transactions":           {tmxTypeDesc, "uas"},
-		"tmx.active_transactions":        {tmxDesc, "active"},
-		"tmx.inuse_transactions":         {tmxDesc, "inuse"},
-		// 6.x's tls group repeats tls.info: one family for each value.
-		"tls.max_connections":               {tlsMaxConnectionsDesc, ""},
-		"tls.opened_connections":            {tlsOpenedDesc, ""},
-		"tls.clear_text_write_queued_bytes": {tlsClearTextQueuedDesc, ""},
-	}
-	for _, code := range []string{"1xx", "200", "202", "2xx", "300", "301", "302", "3xx", "400", "401",
-		"403", "404", "407", "408", "483", "4xx", "500", "5xx", "6xx"} {
-		m["sl."+code+"_replies"] = statSeries{slReplyDesc, code}
-	}
-	for _, t := range []string{"con_reset", "con_timeout", "connect_failed", "connect_success",
-		"established", "local_reject", "passive_open", "send_timeout", "sendq_full"} {
-		m["tcp."+t] = statSeries{tcpTotalDesc, t}
-	}
-	for _, code := range []string{"2xx", "3xx", "4xx", "5xx", "6xx"} {
-		m["tmx."+code+"_transactions"] = statSeries{tmxCodeDesc, code}
-	}
-	for _, t := range []string{"absorbed", "generated", "received", "relayed", "sent"} {
-		m["tmx.rpl_"+t] = statSeries{tmxRplDesc, t}
-	}
-	for _, t := range []string{"active_dialogs", "early_dialogs", "expired_dialogs", "failed_dialogs", "processed_dialogs"} {
-		m["dialog."+t] = statSeries{dialogDesc, t}
-	}
-	return m
-}()
-
-// curatedStat returns the reference family of a statistic. Besides the
-// fixed names, every core.rcv_requests_<method> is a method of
-// kamailio_core_rcv_request_total and every core.rcv_replies_<code> a code
-// of kamailio_core_rcv_reply_total, so that one query works on every
-// release (6.0 added 23 codes, 6.1 the kdmq method).
-func curatedStat(name string) (statSeries, bool) {
-	if st, ok := curatedStats[name]; ok {
-		return st, true
-	}
-	if code, ok := strings.CutPrefix(name, "core.rcv_replies_"); ok && isCode(code) {
-		return statSeries{coreRcvReplyDesc, code}, true
-	}
-	if method, ok := strings.CutPrefix(name, "core.rcv_requests_"); ok && method != "" {
-		return statSeries{coreRcvRequestDesc, method}, true
-	}
-	return statSeries{}, false
-}
+// The stats.fetch collector reads Kamailio's statistics, by the way this
+// Kamailio's ctl limits allow (eachStat), and exports each under the family
+// stats_names.go gives it.
 
 // stats.fetch all: one struct whose members are "group.name" → decimal
 // string. Values are parsed exactly; a value that is not a number fails the
@@ -146,114 +40,222 @@ func updateStatsFetch(ctx context.Context, c Caller, cfg *Settings, s *Sink) err
 	})
 }
 
-// statFamily returns the family and label values of the statistic
-// "group.name": a reference family, a scripted one, or (with all) a
-// generic one; ok is false when the statistic is not exported, and d nil
-// when its name collides with a static family.
-func statFamily(name string, all bool, descs *descCache) (d *page.Desc, labels []string, ok bool) {
-	if series, ok := curatedStat(name); ok {
-		if series.label == "" {
-			return series.desc, nil, true
+// eachStat calls fn with each statistic, named "group.name". It asks
+// "stats.fetch all", walked one member at a time (binrpc.Value.Each):
+// thousands of statistics cost no member slice. ctl answers a struct larger
+// than binrpc_struct_max_body_size (8 KB by default, a few hundred
+// statistics) with 500 "Internal error", after building the whole struct
+// and logging an error for each statistic that did not fit; then it asks
+// "stats.get_statistics all", whose reply is an array of
+// "group:name = value" strings, bound only by binrpc_max_body_size (32 KB),
+// and keeps asking that for the rest of the Kamailio run (statsCalls).
+// That reply has no fault for being too large: ctl leaves out, with an
+// error in its log, each line that does not fit. So the number of
+// statistics is learned once per run by reading them group by group (see
+// statsComplete); a reply with fewer lines, or a fault, makes the
+// collector read group by group for the rest of the run (see eachGroup).
+// Any other fault is returned as it is.
+func eachStat(ctx context.Context, c Caller, s *Sink, fn func(binrpc.Member) error) error {
+	if !s.run.knows(statsFetchTooLarge) {
+		st, err := callEncodedStruct(ctx, c, "stats.fetch", "all")
+		if err == nil {
+			return st.Each(fn)
 		}
-		return series.desc, []string{series.label}, true
+		if !tooLarge(err) {
+			return err
+		}
+		s.run.learn(statsFetchTooLarge)
 	}
-	if script, ok := strings.CutPrefix(name, "script."); ok {
-		return descs.get(descKey{script: true, name: script}, scriptDesc), nil, true
+	if !s.run.knows(statsAllIncomplete) {
+		vals, err := c.Call(ctx, "stats.get_statistics", "all")
+		if err != nil && !tooLarge(err) {
+			return fmt.Errorf("stats.fetch all: too large for ctl; stats.get_statistics all: %w", err)
+		}
+		if err == nil {
+			complete, err := statsComplete(ctx, c, s, len(vals))
+			if err != nil {
+				return err
+			}
+			if complete {
+				return eachStatLine(vals, fn)
+			}
+		}
+		s.run.learn(statsAllIncomplete)
+		s.logger.Warn("stats.get_statistics all is incomplete (ctl's binrpc_max_body_size, default 32 KB): reading the statistics group by group until Kamailio restarts; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB)",
+			"lines", len(vals))
 	}
-	if !all {
-		return nil, nil, false
-	}
-	if class, method, ok := replyClassMethod(name); ok {
-		return rcvRepliesByMethodDesc, []string{class, method}, true
-	}
-	return descs.get(descKey{name: name}, statDesc), nil, true
+	_, err := eachGroup(ctx, c, s, false, fn)
+	return err
 }
 
-// StatisticSeries tells under which series the statistic "group.name" (as
-// stats.fetch names it) is exported with --kamailio.all-statistics: its
-// family and labels; ok is false when it is not exported.
-func StatisticSeries(name string) (family string, labels map[string]string, ok bool) {
-	d, values, ok := statFamily(name, true, nil)
-	if !ok || d == nil {
-		return "", nil, false
+// The facts of a Kamailio run that choose how its statistics are read:
+// statistics are declared at start-up, so they hold until a restart.
+const (
+	statsFetchTooLarge = "stats.fetch all: too large"
+	statsAllIncomplete = "stats.get_statistics all: incomplete"
+	statsCount         = "statistics"
+)
+
+// statsComplete reports whether n, the lines of a stats.get_statistics all
+// reply, are all of Kamailio's statistics: at least as many as this run
+// had, counted group by group at its first scrape. When a group could not
+// be read whole, the count is not known, and n is not taken as complete.
+func statsComplete(ctx context.Context, c Caller, s *Sink, n int) (bool, error) {
+	want := s.run.number(statsCount)
+	if want == 0 {
+		whole, err := eachGroup(ctx, c, s, true, func(binrpc.Member) error {
+			want++
+			return nil
+		})
+		if err != nil || !whole {
+			return false, err
+		}
+		s.run.setNumber(statsCount, max(want, n))
 	}
-	labels = make(map[string]string, len(values))
-	for i, v := range values {
-		labels[d.Labels()[i]] = v
-	}
-	return d.Name(), labels, true
+	return n >= want, nil
 }
 
-// scriptDesc builds the family of a scripted statistic (statistics module
-// variable): kamailio_<lowercase name>, sanitised; a counter when the name
-// ends in _total, _seconds or _bytes, else a gauge. It returns nil when the
-// name would collide with a static family.
-func scriptDesc(name string) *page.Desc {
-	lower := strings.ToLower(name)
-	metric := namespace + "_" + sanitizeName(lower)
-	if reserved[metric] {
-		return nil
+// statsCalls is the stats.fetch collector's first request in run.
+func statsCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
+	switch {
+	case !run.knows(statsFetchTooLarge):
+		return []binrpc.Request{{Method: "stats.fetch", Args: []any{"all"}}}
+	case !run.knows(statsAllIncomplete):
+		return []binrpc.Request{{Method: "stats.get_statistics", Args: []any{"all"}}}
 	}
-	typ := prometheus.GaugeValue
-	if strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_seconds") || strings.HasSuffix(name, "_bytes") {
-		typ = prometheus.CounterValue
-	}
-	return page.NewDesc(metric, "Scripted metric "+lower, typ)
+	return nil
 }
 
-// descCache keeps the descriptors built from Kamailio's statistic names
-// between scrapes of one exporter. It is safe for concurrent scrapes and
-// bounded: past maxCachedDescs names it stops caching. A lookup does not
-// allocate.
-type descCache struct {
-	mu sync.RWMutex
-	m  map[descKey]*page.Desc // nil: the name collides with a static family
+// tooLarge reports whether err is ctl's answer to a reply that overflows
+// its buffers: 500 "Internal error".
+func tooLarge(err error) bool {
+	var f *binrpc.FaultError
+	return errors.As(err, &f) && f.Code == 500 && strings.Contains(strings.ToLower(f.Message), "internal")
 }
 
-// descKey names a cached descriptor: a statistic, or a scripted one.
-type descKey struct {
-	script bool
-	name   string
-}
-
-const maxCachedDescs = 100000
-
-// get returns the descriptor of k, built by build(k.name) on first use.
-// build gets the name cloned, for k.name is a substring of a reply that the
-// cache and the descriptor outlive: the key and the descriptor share it.
-func (c *descCache) get(k descKey, build func(string) *page.Desc) *page.Desc {
-	if c != nil {
-		c.mu.RLock()
-		d, ok := c.m[k]
-		c.mu.RUnlock()
-		if ok {
-			return d
+// eachStatLine calls fn with each "group:name = value" string of a
+// stats.get_statistics reply, as the member "group.name" of stats.fetch.
+func eachStatLine(vals []binrpc.Value, fn func(binrpc.Member) error) error {
+	for _, v := range vals {
+		if v.Kind != binrpc.KindString {
+			return fmt.Errorf("stats.get_statistics: want strings, got %s", shape(vals))
+		}
+		group, rest, ok1 := strings.Cut(v.Str, ":")
+		i := strings.LastIndex(rest, " = ")
+		if !ok1 || i < 0 {
+			return fmt.Errorf("stats.get_statistics: %q is not \"group:name = value\"", v.Str)
+		}
+		if err := fn(binrpc.Named(group+"."+rest[:i], binrpc.String(rest[i+3:]))); err != nil {
+			return err
 		}
 	}
-	k.name = strings.Clone(k.name)
-	d := build(k.name)
-	if c == nil {
-		return d
-	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[descKey]*page.Desc{}
-	}
-	if len(c.m) < maxCachedDescs {
-		c.m[k] = d
-	}
-	c.mu.Unlock()
-	return d
+	return nil
 }
 
-// sanitizeName turns s into a valid Prometheus metric name fragment:
-// every character outside [a-zA-Z0-9_:] becomes '_'.
-func sanitizeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
-			b[i] = '_'
+// statsGroupSuccessDesc says, when the statistics are read group by group,
+// which groups could be read.
+var statsGroupSuccessDesc = newDesc(namespace+"_stats_group_success",
+	"Whether the statistics of a group could be read (1) or were too large for ctl's reply limits (0); present only when all statistics together are too large for one reply.",
+	prometheus.GaugeValue, "group")
+
+// knownStatGroups are the statistic groups of Kamailio 5.6 to 6.1, read one
+// by one when Kamailio lists none (cnt.grps_list needs the counters module).
+var knownStatGroups = []string{"core", "shmem", "tcp", "dns", "sctp", "sl", "tmx", "dialog", "registrar",
+	"usrloc", "websocket", "pike", "siptrace", "tsilo", "mysql", "script", "uac", "nat_traversal", "imc",
+	"cdp", "httpclient", "http_async_client", "msilo", "p_usrloc", "sipcapture", "snmpstats", "sst",
+	"dialog_ng", "ims_auth", "ims_charging", "ims_icscf", "ims_isc", "ims_qos", "ims_registrar_pcscf",
+	"ims_registrar_scscf", "ims_usrloc_pcscf", "ims_usrloc_scscf", "tls", "kafka"}
+
+// eachGroup reads the statistics one group at a time (groupStats). A group
+// that cannot be read whole is reported (log once per Kamailio run,
+// kamailio_stats_group_success 0), exports nothing, and the others are
+// kept. Quiet, it reports nothing (it counts for statsComplete). whole is
+// false when a group could not be read.
+func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrpc.Member) error) (whole bool, err error) {
+	groups := knownStatGroups
+	if vals, err := c.Call(ctx, "cnt.grps_list"); err == nil && len(vals) > 0 {
+		groups = make([]string, 0, len(vals))
+		for _, v := range vals {
+			if v.Kind == binrpc.KindString {
+				groups = append(groups, v.Str)
+			}
+		}
+	} else if err != nil && !binrpc.IsMethodNotFound(err) {
+		return false, fmt.Errorf("cnt.grps_list: %w", err)
+	}
+	whole = true
+	for _, g := range groups {
+		n, unread, err := groupStats(ctx, c, s.run, g, fn)
+		whole = whole && unread == ""
+		switch {
+		case err != nil:
+			return false, err
+		case quiet || n == 0 && unread == "": // a group of the list that this Kamailio lacks is empty
+		case unread == "":
+			s.Add(statsGroupSuccessDesc, 1, g)
+		default:
+			s.Add(statsGroupSuccessDesc, 0, g)
+			s.warnOnce("stats group "+g, "statistics group not exported: "+unread, "group", g)
 		}
 	}
-	return string(b)
+	return whole, nil
+}
+
+// Why a group is not exported (groupStats).
+const (
+	groupTooLarge = "too large for ctl's reply limits; raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32)"
+	groupCut      = "stats.get_statistics GROUP: came back short (ctl leaves out the lines past binrpc_max_body_size, without a fault); raise modparam(\"ctl\", \"binrpc_max_body_size\", KB) (default 32), or modparam(\"ctl\", \"binrpc_struct_max_body_size\", KB) (default 8) so that stats.fetch GROUP: fits"
+	groupUnsure   = "too large for stats.fetch GROUP:, and without the counters module (cnt.var_list) a short stats.get_statistics GROUP: cannot be told from a whole one; load counters.so, or raise modparam(\"ctl\", \"binrpc_struct_max_body_size\", KB) (default 8)"
+)
+
+// groupStats reads the statistics of group g with "stats.fetch g:" or, for
+// a group too large for one struct, "stats.get_statistics g:", which it
+// then asks directly for the rest of the Kamailio run. ctl leaves out of
+// that reply, without a fault, the lines past binrpc_max_body_size: the
+// counters module's list of the group's names (cnt.var_list g, shorter
+// than the lines, so whole whenever they are) tells whether any is
+// missing. It returns how many statistics it passed to fn, or why the
+// group was not read (nothing passed to fn).
+func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (n int, unread string, err error) {
+	tooLargeKey := "stats.fetch " + g + ": too large"
+	if !run.knows(tooLargeKey) {
+		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
+		if err == nil {
+			for _, v := range vals {
+				if v.Kind != binrpc.KindStruct {
+					continue
+				}
+				err := v.Each(func(m binrpc.Member) error {
+					n++
+					return fn(m)
+				})
+				if err != nil {
+					return 0, "", err
+				}
+			}
+			return n, "", nil
+		}
+		if !tooLarge(err) {
+			return 0, "", fmt.Errorf("stats.fetch %s: %w", g, err)
+		}
+		run.learn(tooLargeKey)
+	}
+	vals, err := c.Call(ctx, "stats.get_statistics", g+":")
+	if tooLarge(err) {
+		return 0, groupTooLarge, nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("stats.get_statistics %s: %w", g, err)
+	}
+	if !run.has("cnt.var_list") {
+		return 0, strings.ReplaceAll(groupUnsure, "GROUP", g), nil
+	}
+	names, err := c.Call(ctx, "cnt.var_list", g)
+	if err != nil {
+		return 0, "", fmt.Errorf("cnt.var_list %s: %w", g, err)
+	}
+	if len(vals) < len(names) {
+		return 0, strings.ReplaceAll(groupCut, "GROUP", g), nil
+	}
+	return len(vals), "", eachStatLine(vals, fn)
 }
