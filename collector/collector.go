@@ -435,6 +435,7 @@ type kamailioRun struct {
 	upSince string
 	methods *methodSet // system.listMethods
 	facts   sync.Map   // string -> int
+	groups  []string   // the statistics groups, once read (statGroups)
 }
 
 // begin starts a scrape of the run up since upSince ("": unknown, a new
@@ -443,7 +444,7 @@ func (r *kamailioRun) begin(upSince string) *methodSet {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if upSince == "" || upSince != r.upSince {
-		r.upSince, r.methods = upSince, nil
+		r.upSince, r.methods, r.groups = upSince, nil, nil
 		r.facts.Clear()
 	}
 	return r.methods
@@ -478,6 +479,20 @@ func (r *kamailioRun) warnOnce(logger *slog.Logger, key, msg string, attrs ...an
 	if r.learn("log\x00" + key) {
 		logger.Warn(msg, attrs...)
 	}
+}
+
+// statGroups returns the statistics groups read in this run, nil if none.
+func (r *kamailioRun) statGroups() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.groups
+}
+
+// setStatGroups records the statistics groups of this run.
+func (r *kamailioRun) setStatGroups(groups []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = groups
 }
 
 // knows reports whether key was learned in this run.

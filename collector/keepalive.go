@@ -50,12 +50,13 @@ func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 	if err != nil {
 		return err
 	}
-	if len(dests) == 0 {
-		return nil
-	}
+	// Taken even without destinations: it was sent (keepaliveCalls).
 	clock, err := callStruct(ctx, c, "core.uptime")
 	if err != nil {
 		return err
+	}
+	if len(dests) == 0 {
+		return nil
 	}
 	nowText, err := text(clock, "now")
 	if err != nil {

@@ -115,7 +115,10 @@ func statsComplete(ctx context.Context, c Caller, s *Sink, n int) (bool, error) 
 	return n >= want, nil
 }
 
-// statsCalls is the stats.fetch collector's first request in run.
+// statsCalls are the stats.fetch collector's requests in run: stats.fetch
+// all, stats.get_statistics all, or once the run has shown that neither
+// holds every statistic, each group's (once the groups are known; the
+// first scrape of a run reads them and the groups' sizes as it goes).
 func statsCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
 	switch {
 	case !run.knows(statsFetchTooLarge):
@@ -123,7 +126,11 @@ func statsCalls(_ *Settings, run *kamailioRun) []binrpc.Request {
 	case !run.knows(statsAllIncomplete):
 		return []binrpc.Request{{Method: "stats.get_statistics", Args: []any{"all"}}}
 	}
-	return nil
+	var reqs []binrpc.Request
+	for _, g := range run.statGroups() {
+		reqs = append(reqs, groupRequests(run, g)...)
+	}
+	return reqs
 }
 
 // tooLarge reports whether err is ctl's answer to a reply that overflows
@@ -172,16 +179,9 @@ var knownStatGroups = []string{"core", "shmem", "tcp", "dns", "sctp", "sl", "tmx
 // kept. Quiet, it reports nothing (it counts for statsComplete). whole is
 // false when a group could not be read.
 func eachGroup(ctx context.Context, c Caller, s *Sink, quiet bool, fn func(binrpc.Member) error) (whole bool, err error) {
-	groups := knownStatGroups
-	if vals, err := c.Call(ctx, "cnt.grps_list"); err == nil && len(vals) > 0 {
-		groups = make([]string, 0, len(vals))
-		for _, v := range vals {
-			if v.Kind == binrpc.KindString {
-				groups = append(groups, v.Str)
-			}
-		}
-	} else if err != nil && !binrpc.IsMethodNotFound(err) {
-		return false, fmt.Errorf("cnt.grps_list: %w", err)
+	groups, err := statGroups(ctx, c, s.run)
+	if err != nil {
+		return false, err
 	}
 	whole = true
 	for _, g := range groups {
@@ -208,6 +208,47 @@ const (
 	groupUnsure   = "too large for stats.fetch GROUP:, and without the counters module (cnt.var_list) a short stats.get_statistics GROUP: cannot be told from a whole one; load counters.so, or raise modparam(\"ctl\", \"binrpc_struct_max_body_size\", KB) (default 8)"
 )
 
+// statGroups returns the statistics groups of this Kamailio run: those
+// cnt.grps_list lists when the counters module is loaded, else the groups
+// of every release (knownStatGroups). Groups are declared at start-up: the
+// list is read once per run.
+func statGroups(ctx context.Context, c Caller, run *kamailioRun) ([]string, error) {
+	if groups := run.statGroups(); groups != nil {
+		return groups, nil
+	}
+	groups := knownStatGroups
+	if run.has("cnt.grps_list") {
+		vals, err := c.Call(ctx, "cnt.grps_list")
+		if err != nil {
+			return nil, fmt.Errorf("cnt.grps_list: %w", err)
+		}
+		var listed []string
+		for _, v := range vals {
+			if v.Kind == binrpc.KindString {
+				listed = append(listed, strings.Clone(v.Str)) // kept for the run
+			}
+		}
+		if len(listed) > 0 {
+			groups = listed
+		}
+	}
+	run.setStatGroups(groups)
+	return groups, nil
+}
+
+// groupRequests are the requests that read group g (groupStats), given
+// what this run has shown.
+func groupRequests(run *kamailioRun, g string) []binrpc.Request {
+	if !run.knows("stats.fetch " + g + ": too large") {
+		return []binrpc.Request{{Method: "stats.fetch", Args: []any{g + ":"}}}
+	}
+	reqs := []binrpc.Request{{Method: "stats.get_statistics", Args: []any{g + ":"}}}
+	if run.has("cnt.var_list") {
+		reqs = append(reqs, binrpc.Request{Method: "cnt.var_list", Args: []any{g}})
+	}
+	return reqs
+}
+
 // groupStats reads the statistics of group g with "stats.fetch g:" or, for
 // a group too large for one struct, "stats.get_statistics g:", which it
 // then asks directly for the rest of the Kamailio run. ctl leaves out of
@@ -217,7 +258,7 @@ const (
 // missing. It returns how many statistics it passed to fn, or why the
 // group was not read (nothing passed to fn).
 func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (n int, unread string, err error) {
-	tooLargeKey := "stats.fetch " + g + ": too large"
+	tooLargeKey := "stats.fetch " + g + ": too large" // as groupRequests reads it
 	if !run.knows(tooLargeKey) {
 		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
 		if err == nil {

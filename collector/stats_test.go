@@ -94,13 +94,18 @@ func TestStatsFetchEveryStatistic(t *testing.T) {
 		// groups: kamailio_stats_group_success is expected, by group
 		groups bool
 		failed string // a group that cannot be read
+		// noCounters: Kamailio without the counters module (no cnt.*
+		// method): the groups of every release are read
+		noCounters bool
 	}{
 		{name: "get_statistics all"},
 		{name: "per group, listed by cnt.grps_list", groups: true,
 			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500}},
-		{name: "per group, known groups", groups: true,
-			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500,
-				"cnt.grps_list": {Fault: &binrpc.FaultError{Code: 500, Message: "command cnt.grps_list not found"}}}},
+		// The script group is too large for stats.fetch script:, and a
+		// stats.get_statistics script: reply cannot be checked without
+		// cnt.var_list: not exported.
+		{name: "per group, known groups", groups: true, noCounters: true, failed: "script",
+			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500}},
 		{name: "one group unreadable", groups: true, failed: "script",
 			override: map[string]fakectl.Response{"stats.get_statistics_all": *fault500,
 				"stats.get_statistics_script": *fault500}},
@@ -112,7 +117,13 @@ func TestStatsFetchEveryStatistic(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(release+"/"+c.name, func(t *testing.T) {
-				fams := gather(t, newTestExporter(t, replayRelease(t, release, "unix", c.override), 5*time.Second))
+				override := maps.Clone(c.override)
+				if c.noCounters {
+					methods := slices.DeleteFunc(recordedValues(t, release, "system.listMethods"),
+						func(v binrpc.Value) bool { return strings.HasPrefix(v.Str, "cnt.") })
+					override["system.listMethods"] = fakectl.Response{Values: methods}
+				}
+				fams := gather(t, newTestExporter(t, replayRelease(t, release, "unix", override), 5*time.Second))
 				if v, _ := sampleValue(fams, "kamailio_scrape_collector_success", map[string]string{"collector": "stats.fetch"}); v != 1 {
 					t.Fatalf("stats.fetch failed")
 				}
