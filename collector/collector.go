@@ -1,29 +1,3 @@
-// Package collector turns the replies of Kamailio's RPC methods, read over
-// BINRPC, into Prometheus metrics.
-//
-// A collector is named after the RPC method it calls (the `collector` label
-// of the scrape metrics, the --[no-]collector.<name> flag); collectors lists
-// them all, in scrape order, with the requests each sends. One file per
-// Kamailio module or RPC family holds the collectors; the framework is this
-// file (the exporter and its scrape), sink.go (families and the
-// transactional Sink), handler.go (HTTP), reply.go (reading replies). The
-// requests go over a binrpc.Session; the series go to a page
-// (internal/page), which writes the exposition.
-//
-// A scrape asks core.uptime, and system.listMethods once per Kamailio run,
-// then sends every enabled collector's requests back to back (Kamailio
-// answers them in order, without waiting for the exporter between them),
-// reads every reply (ctl cuts a reply the socket cannot take while the
-// exporter is busy converting an earlier one), then runs the collectors in
-// order, each taking its replies. What a Kamailio run has shown
-// (kamailioRun: its methods, a reply too large for ctl) chooses the
-// requests until it restarts. A collector that fails exports nothing. The
-// fetch of Kamailio's xhttp_prom page (custom_metrics) runs meanwhile,
-// within the same deadline.
-//
-// To stay small on a large Kamailio, large replies are walked one member at
-// a time (Caller.CallEncoded) rather than decoded whole, into the compact
-// page. Concurrent scrapes share one round (singleflight).
 package collector
 
 import (

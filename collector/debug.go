@@ -22,11 +22,14 @@ import (
 // would have returned.
 func DebugScrape(ctx context.Context, w io.Writer, addr binrpc.Address, timeout time.Duration, settings Settings, sel Selection) error {
 	var logs strings.Builder
-	logger := slog.New(slog.NewTextHandler(&lockedBuilder{b: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := NewExporter(addr, timeout, settings, sel, logger)
 	defer e.Close()
 	e.trace = &trace{}
 	res := e.scrape(ctx)
+	mu.Lock()
+	defer mu.Unlock()
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Probe of %s (timeout %s)\n\nLogs of the probe:\n%s\nRPCs, in the order the collectors took their replies:\n", addr, timeout, logs.String())
 	for _, c := range e.trace.calls {
@@ -87,15 +90,15 @@ func (tc *tracingCaller) record(method string, args []any, call func() ([]binrpc
 	return vals, err
 }
 
-// lockedBuilder is a strings.Builder for a logger (the xhttp_prom fetch
-// logs from its own goroutine).
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  *strings.Builder
+// lockedWriter writes to w under mu, for a logger whose lines come from
+// several goroutines (the xhttp_prom fetch logs from its own).
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
 }
 
-func (l *lockedBuilder) Write(p []byte) (int, error) {
+func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	return l.w.Write(p)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -24,30 +25,36 @@ var (
 // dmq.list_nodes: one struct per node {host, port, proto, resolved_ip,
 // status, last_notification, local, [fail_count (6.1)]}.
 func updateDMQListNodes(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	nodes, err := callStructs(ctx, c, "dmq.list_nodes")
+	nodes, err := c.CallEncoded(ctx, "dmq.list_nodes")
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		host, err := text(n, "host")
-		if err != nil {
-			return fmt.Errorf("dmq.list_nodes: %w", err)
+	p := newPicker()
+	hostSlot, portSlot, localSlot, statusSlot := p.key("host"), p.key("port"), p.key("local"), p.key("status")
+	failures := p.fields(dmqFailuresFields)
+	return eachStruct("dmq.list_nodes", nodes, func(n binrpc.Value) error {
+		if err := p.pick(n); err != nil {
+			return err
 		}
-		port, err := text(n, "port")
+		host, err := p.text(hostSlot)
 		if err != nil {
-			return fmt.Errorf("dmq.list_nodes: %s: %w", host, err)
+			return err
 		}
-		local, err := number(n, "local")
+		port, err := p.text(portSlot)
 		if err != nil {
-			return fmt.Errorf("dmq.list_nodes: %s:%s: %w", host, port, err)
+			return fmt.Errorf("%s: %w", host, err)
+		}
+		local, err := p.number(localSlot)
+		if err != nil {
+			return fmt.Errorf("%s:%s: %w", host, port, err)
 		}
 		localLabel := "false"
 		if local != 0 {
 			localLabel = "true"
 		}
-		status, err := text(n, "status")
+		status, err := p.text(statusSlot)
 		if err != nil {
-			return fmt.Errorf("dmq.list_nodes: %s:%s: %w", host, port, err)
+			return fmt.Errorf("%s:%s: %w", host, port, err)
 		}
 		for _, st := range dmqStatuses {
 			s.Add(dmqStatusDesc, b2f(st == status), host, port, localLabel, st)
@@ -55,9 +62,9 @@ func updateDMQListNodes(ctx context.Context, c Caller, _ *Settings, s *Sink) err
 		if !slices.Contains(dmqStatuses, status) && status != "" {
 			s.Add(dmqStatusDesc, 1, host, port, localLabel, status) // a status of a later release
 		}
-		if err := addFields(s, n, dmqFailuresFields, host, port, localLabel); err != nil {
-			return fmt.Errorf("dmq.list_nodes: %s:%s: %w", host, port, err)
+		if err := addPicked(s, p, failures, host, port, localLabel); err != nil {
+			return fmt.Errorf("%s:%s: %w", host, port, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

@@ -239,14 +239,3 @@ func TestFailureLogNamesCollectorAndFault(t *testing.T) {
 		}
 	}
 }
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}

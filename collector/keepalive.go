@@ -46,7 +46,7 @@ func keepaliveCalls(*Settings, *kamailioRun) []binrpc.Request {
 }
 
 func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	dests, err := callStructs(ctx, c, "keepalive.list")
+	dests, err := c.CallEncoded(ctx, "keepalive.list")
 	if err != nil {
 		return err
 	}
@@ -66,27 +66,33 @@ func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 	if !ok {
 		return fmt.Errorf("core.uptime: now %q is not a date", nowText)
 	}
-	for _, d := range dests {
-		uri, err := text(d, "uri")
-		if err != nil {
-			return fmt.Errorf("keepalive.list: %w", err)
+	p := newPicker()
+	uriSlot, ownerSlot, stateSlot := p.key("uri"), p.key("owner"), p.key("state")
+	timeSlots := []slot{p.key("last checked"), p.key("last up"), p.key("last down")}
+	return eachStruct("keepalive.list", dests, func(d binrpc.Value) error {
+		if err := p.pick(d); err != nil {
+			return err
 		}
-		owner, _ := text(d, "owner")
-		state, err := number(d, "state")
+		uri, err := p.text(uriSlot)
 		if err != nil {
-			return fmt.Errorf("keepalive.list: %s: %w", uri, err)
+			return err
+		}
+		owner, _ := p.text(ownerSlot)
+		state, err := p.number(stateSlot)
+		if err != nil {
+			return fmt.Errorf("%s: %w", uri, err)
 		}
 		for i, st := range kaStates {
 			s.Add(kaStateDesc, b2f(int(state) == i), uri, owner, st)
 		}
 		var times [3]time.Time // last checked, last up, last down
-		for i, key := range []string{"last checked", "last up", "last down"} {
-			v, err := text(d, key)
+		for i, k := range timeSlots {
+			v, err := p.text(k)
 			if err != nil {
-				return fmt.Errorf("keepalive.list: %s: %w", uri, err)
+				return fmt.Errorf("%s: %w", uri, err)
 			}
 			if times[i], ok = parseCtime(v); !ok {
-				return fmt.Errorf("keepalive.list: %s: %s %q is not a date", uri, key, v)
+				return fmt.Errorf("%s: %s %q is not a date", uri, p.keys[k], v)
 			}
 		}
 		lastUp, lastDown := times[1], times[2]
@@ -108,8 +114,8 @@ func updateKeepaliveList(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 				s.Add(a.desc, now.Sub(a.t).Seconds(), uri, owner)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // parseCtime parses a date as C's ctime writes it ("Thu Nov 26 04:13:25

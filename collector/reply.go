@@ -42,20 +42,6 @@ func onlyStruct(method string, vals []binrpc.Value) (binrpc.Value, error) {
 	return vals[0], nil
 }
 
-// callStructs calls method and returns its reply, which must be made of
-// structs only (one per node, table, registration…); a fault is returned as
-// it is.
-func callStructs(ctx context.Context, c Caller, method string, args ...any) ([]binrpc.Value, error) {
-	vals, err := c.Call(ctx, method, args...)
-	if err == nil {
-		err = eachStruct(method, vals, func(binrpc.Value) error { return nil })
-	}
-	if err != nil {
-		return nil, err
-	}
-	return vals, nil
-}
-
 func shape(vals []binrpc.Value) string {
 	kinds := make([]string, 0, min(len(vals), 4))
 	for i, v := range vals {
@@ -293,6 +279,9 @@ func (p *picker) text(k slot) (string, error) { return memberText(p.keys[k], p.v
 
 // number returns member k as a number.
 func (p *picker) number(k slot) (float64, error) { return memberNumber(p.keys[k], p.vals[k], p.ok[k]) }
+
+// value returns member k as it came, and whether the struct had it.
+func (p *picker) value(k slot) (binrpc.Value, bool) { return p.vals[k], p.ok[k] }
 
 // numberOr0 returns member k as a number, 0 when the struct lacks it.
 func (p *picker) numberOr0(k slot) (float64, error) {

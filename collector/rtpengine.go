@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +18,7 @@ var rtpengineEnabledDesc = newDesc(namespace+"_rtpengine_enabled",
 // neither disabled nor inactive (a failed node waiting for its re-check has
 // disabled=0 but active=0). No sets loaded (fault 404) is an empty result.
 func updateRtpengineShow(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	nodes, err := callStructs(ctx, c, "rtpengine.show", "all")
+	nodes, err := c.CallEncoded(ctx, "rtpengine.show", "all")
 	var f *binrpc.FaultError
 	if binrpc.IsFault(err, 404, "") && errors.As(err, &f) && strings.Contains(strings.ToLower(f.Message), "no sets") {
 		return nil
@@ -27,22 +26,29 @@ func updateRtpengineShow(ctx context.Context, c Caller, _ *Settings, s *Sink) er
 	if err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		labels := make([]string, 4)
-		for i, k := range []string{"url", "set", "index", "weight"} {
-			if labels[i], err = text(n, k); err != nil {
-				return fmt.Errorf("rtpengine.show: %w", err)
+	p := newPicker()
+	labelSlots := []slot{p.key("url"), p.key("set"), p.key("index"), p.key("weight")}
+	disabledSlot, activeSlot := p.key("disabled"), p.key("active")
+	labels := make([]string, len(labelSlots))
+	return eachStruct("rtpengine.show", nodes, func(n binrpc.Value) error {
+		if err := p.pick(n); err != nil {
+			return err
+		}
+		var err error
+		for i, k := range labelSlots {
+			if labels[i], err = p.text(k); err != nil {
+				return err
 			}
 		}
-		disabled, err := number(n, "disabled")
+		disabled, err := p.number(disabledSlot)
 		if err != nil {
-			return fmt.Errorf("rtpengine.show: %w", err)
+			return err
 		}
 		enabled := disabled == 0
-		if active, err := number(n, "active"); err == nil && active == 0 {
+		if active, err := p.number(activeSlot); err == nil && active == 0 { // 6.x only
 			enabled = false
 		}
 		s.Add(rtpengineEnabledDesc, b2f(enabled), labels...)
-	}
-	return nil
+		return nil
+	})
 }

@@ -42,34 +42,40 @@ var (
 // leave the reply, not even in an error. uac without reg_db_url answers
 // fault 500 "Not enabled": no registrations.
 func updateUACRegDump(ctx context.Context, c Caller, _ *Settings, s *Sink) error {
-	regs, err := callStructs(ctx, c, "uac.reg_dump")
+	regs, err := c.CallEncoded(ctx, "uac.reg_dump")
 	if binrpc.IsFault(err, 500, "Not enabled") {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	for _, r := range regs {
-		uuid, err := text(r, "l_uuid")
-		if err != nil {
-			return fmt.Errorf("uac.reg_dump: %w", err)
+	p := newPicker()
+	uuidSlot, domainSlot, flagsSlot := p.key("l_uuid"), p.key("r_domain"), p.key("flags")
+	timers := p.fields(uacTimerFields)
+	return eachStruct("uac.reg_dump", regs, func(r binrpc.Value) error {
+		if err := p.pick(r); err != nil {
+			return err
 		}
-		domain, err := text(r, "r_domain")
+		uuid, err := p.text(uuidSlot)
 		if err != nil {
-			return fmt.Errorf("uac.reg_dump: %s: %w", uuid, err)
+			return err
 		}
-		fv, ok := r.Get("flags")
+		domain, err := p.text(domainSlot)
+		if err != nil {
+			return fmt.Errorf("%s: %w", uuid, err)
+		}
+		fv, ok := p.value(flagsSlot)
 		if !ok || fv.Kind != binrpc.KindInt {
-			return fmt.Errorf("uac.reg_dump: %s: member \"flags\" missing or not an int", uuid)
+			return fmt.Errorf("%s: member \"flags\" missing or not an int", uuid)
 		}
 		flags := fv.Int
 		s.Add(uacRegisteredDesc, b2f(flags&4 != 0), uuid, domain)
 		for _, f := range uacFlags {
 			s.Add(uacFlagDesc, b2f(flags&f.bit != 0), uuid, domain, f.name)
 		}
-		if err := addFields(s, r, uacTimerFields, uuid, domain); err != nil {
-			return fmt.Errorf("uac.reg_dump: %s: %w", uuid, err)
+		if err := addPicked(s, p, timers, uuid, domain); err != nil {
+			return fmt.Errorf("%s: %w", uuid, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

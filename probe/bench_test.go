@@ -6,12 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/prometheus/common/promslog"
-
-	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
-	"github.com/kamailio-exporter/kamailio_exporter/collector"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
@@ -31,12 +26,7 @@ func BenchmarkProbe(b *testing.B) {
 	defer s.Close()
 	file := filepath.Join(b.TempDir(), "probe.yml")
 	writeConfig(b, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n")
-	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
-	h, err := NewHandler(file, own, 5*time.Second, DefaultMaxTargets, collector.Settings{}, nil, promslog.NewNopLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h := newHandlerKeeping(b, file, DefaultMaxTargets)
 	path := "/probe?target=" + url.QueryEscape(s.URI())
 	b.ReportAllocs()
 	for b.Loop() {

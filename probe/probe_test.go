@@ -68,12 +68,31 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func newHandler(t *testing.T, file string) *Handler {
 	t.Helper()
+	return newHandlerKeeping(t, file, DefaultMaxTargets)
+}
+
+// newHandlerKeeping is newHandler keeping at most max targets; it is
+// closed when the test ends.
+func newHandlerKeeping(tb testing.TB, file string, max int) *Handler {
+	tb.Helper()
 	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
-	h, err := NewHandler(file, own, 2*time.Second, DefaultMaxTargets, collector.Settings{}, nil, promslog.NewNopLogger())
+	h, err := NewHandler(file, own, 2*time.Second, max, collector.Settings{}, nil, promslog.NewNopLogger())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(h.Close)
+	return h
+}
+
+// deadTarget returns a loopback TCP target where nothing listens.
+func deadTarget(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	defer l.Close()
+	return "tcp://" + l.Addr().String()
 }
 
 // Without a config file only the exporter's own --kamailio.binrpc-uri is
@@ -246,20 +265,10 @@ func TestProbeKeepsTargetsPastTheBound(t *testing.T) {
 	for range max + 1 {
 		live = append(live, fakeKamailio(t, "tcp"))
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURI := "tcp://" + l.Addr().String()
-	l.Close()
+	deadURI := deadTarget(t)
 	file := filepath.Join(t.TempDir(), "probe.yml")
 	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n    timeout: 1s\n")
-	own, _ := binrpc.ParseURI("unix:///var/run/kamailio/kamailio_ctl")
-	h, err := NewHandler(file, own, 2*time.Second, max, collector.Settings{}, nil, promslog.NewNopLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
+	h := newHandlerKeeping(t, file, max)
 	failures := func(round int) {
 		t.Helper()
 		_, body := probe(t, h, deadURI)
@@ -319,16 +328,10 @@ func TestProbeKeepsTargetsPastTheBound(t *testing.T) {
 // dead target, why it is down. It leaves the kept target's state alone.
 func TestProbeDebug(t *testing.T) {
 	s := fakeKamailio(t, "tcp")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "tcp://" + l.Addr().String()
-	l.Close()
+	dead := deadTarget(t)
 	file := filepath.Join(t.TempDir(), "probe.yml")
 	writeConfig(t, file, "targets:\n  - match: \"tcp://127.0.0.1:*\"\n    timeout: 1s\n")
 	h := newHandler(t, file)
-	t.Cleanup(h.Close)
 	code, body := probeDebug(t, h, s.URI())
 	if code != 200 {
 		t.Fatalf("debug probe: %d %s", code, body)
