@@ -196,7 +196,13 @@ type pickedFields struct {
 	slots  []slot
 }
 
-func newPicker() *picker { return &picker{} }
+// newPicker returns a picker taking nothing yet, with room for the few
+// members a collector asks for.
+func newPicker() *picker {
+	const room = 8
+	return &picker{keys: make([]string, 0, room), vals: make([]binrpc.Value, 0, room),
+		ok: make([]bool, 0, room), subs: make([]*picker, 0, room)}
+}
 
 // key makes p take the member named name, and returns its slot.
 func (p *picker) key(name string) slot {
