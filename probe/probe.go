@@ -113,7 +113,8 @@ type Handler struct {
 
 // target is a kept per-target exporter and the settings it was made with.
 type target struct {
-	key      string
+	key      string // the normalised URI
+	uri      string // as the probe that made it wrote it
 	timeout  time.Duration
 	sel      []string // the config entry's collectors; nil: the enabled ones
 	exporter *collector.Exporter
@@ -172,7 +173,7 @@ func (h *Handler) Reload() error {
 	for key, el := range h.targets {
 		t := el.Value.(*target)
 		addr, _ := binrpc.ParseURI(key)
-		if timeout, sel, ok := h.settingsFor(key, addr); !ok || timeout != t.timeout || !slices.Equal(sel, t.sel) {
+		if timeout, sel, ok := h.settingsFor(t.uri, addr); !ok || timeout != t.timeout || !slices.Equal(sel, t.sel) {
 			gone = append(gone, h.remove(el))
 		}
 	}
@@ -296,7 +297,7 @@ func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 	}
 	e := collector.NewExporter(addr, timeout, h.settings, h.selection(names), h.logger.With("target", key))
 	e.ReleaseIdleBuffers()
-	h.targets[key] = h.lru.PushFront(&target{key: key, timeout: timeout, sel: names, exporter: e})
+	h.targets[key] = h.lru.PushFront(&target{key: key, uri: uri, timeout: timeout, sel: names, exporter: e})
 	return e, nil
 }
 
