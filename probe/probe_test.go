@@ -356,3 +356,24 @@ func TestProbeDebug(t *testing.T) {
 		t.Errorf("debug probe of a target not allowed: %d, want 403", code)
 	}
 }
+
+// A reload keeps a target whose entry is an exact URI written other than
+// in its normalised form (tcp:host:port), as the probe wrote it.
+func TestReloadKeepsTargetWrittenUnnormalised(t *testing.T) {
+	s := fakeKamailio(t, "tcp")
+	uri := "tcp:" + strings.TrimPrefix(s.URI(), "tcp://")
+	file := filepath.Join(t.TempDir(), "probe.yml")
+	writeConfig(t, file, "targets:\n  - match: \""+uri+"\"\n")
+	h := newHandler(t, file)
+	for range 2 {
+		if code, body := probe(t, h, uri); code != 200 || !strings.Contains(body, "kamailio_up 1") {
+			t.Fatalf("probe: %d %.300s", code, body)
+		}
+		if err := h.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.Kept() != 1 || s.Accepts() != 1 {
+		t.Errorf("after two reloads: %d targets kept, %d connections; want 1 and 1", h.Kept(), s.Accepts())
+	}
+}
