@@ -270,21 +270,43 @@ func (h *Handler) selection(names []string) collector.Selection {
 	return sel
 }
 
-// exporter returns the kept exporter for a target URI, or a new one, kept
-// in place of the target probed least recently when max are kept.
-func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
-	addr, err := binrpc.ParseURI(uri)
+// allowed returns the address, timeout and collectors (nil: the enabled
+// ones) of a target URI that may be probed now; an error wrapping
+// errForbidden says why it may not. h.mu must be held.
+func (h *Handler) allowed(uri string) (addr binrpc.Address, timeout time.Duration, names []string, err error) {
+	addr, err = binrpc.ParseURI(uri)
 	if err != nil {
-		return nil, err
+		return addr, 0, nil, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	timeout, names, ok := h.settingsFor(uri, addr)
 	switch {
 	case !ok && h.cfg != nil:
-		return nil, fmt.Errorf("%w: %s matches no target of %s", errForbidden, addr, h.file)
+		return addr, 0, nil, fmt.Errorf("%w: %s matches no target of %s", errForbidden, addr, h.file)
 	case !ok:
-		return nil, fmt.Errorf("%w: without --config.file only %s (--kamailio.binrpc-uri) may be probed; list other targets in a --config.file", errForbidden, h.own)
+		return addr, 0, nil, fmt.Errorf("%w: without --config.file only %s (--kamailio.binrpc-uri) may be probed; list other targets in a --config.file", errForbidden, h.own)
+	}
+	return addr, timeout, names, nil
+}
+
+// refuse answers a probe of target that allowed refused: 403 for a
+// target not allowed (logged), 400 for a URI that is not one.
+func (h *Handler) refuse(w http.ResponseWriter, target string, err error) {
+	if errors.Is(err, errForbidden) {
+		h.logger.Warn("probe refused", "target", target, "err", err)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	http.Error(w, err.Error(), http.StatusBadRequest)
+}
+
+// exporter returns the kept exporter for a target URI, or a new one, kept
+// in place of the target probed least recently when max are kept.
+func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	addr, timeout, names, err := h.allowed(uri)
+	if err != nil {
+		return nil, err
 	}
 	key := addr.String()
 	if el, ok := h.targets[key]; ok {
@@ -312,13 +334,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := h.exporter(target)
-	if errors.Is(err, errForbidden) {
-		h.logger.Warn("probe refused", "target", target, "err", err)
-		http.Error(w, err.Error(), http.StatusForbidden)
-		return
-	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		h.refuse(w, target, err)
 		return
 	}
 	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}, h.logger).ServeHTTP(w, r)
@@ -328,17 +345,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // target, told as text (collector.DebugScrape), for an operator asking why
 // it is down. The target must be allowed, as for a probe.
 func (h *Handler) debug(w http.ResponseWriter, r *http.Request, target string) {
-	addr, err := binrpc.ParseURI(target)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
 	h.mu.Lock()
-	timeout, names, ok := h.settingsFor(target, addr)
+	addr, timeout, names, err := h.allowed(target)
 	sel := h.selection(names)
 	h.mu.Unlock()
-	if !ok {
-		http.Error(w, fmt.Sprintf("%v: %s", errForbidden, addr), http.StatusForbidden)
+	if err != nil {
+		h.refuse(w, target, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
