@@ -238,14 +238,15 @@ func (e *Exporter) round(ctx context.Context, out *page.Page, own *Sink) {
 	begin := time.Now()
 	known := e.run.knownMethods()
 	steps := e.plan(known)
-	conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
+	calls := append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...)
+	conn.Send(ctx, calls)
 	methods, err := e.discover(ctx, e.traced(conn, listMethods))
 	if kept != nil && errors.As(err, new(*unreachableError)) && ctx.Err() == nil {
 		// The kept connection died while idle (Kamailio restarted or
 		// dropped it): again on a new one.
 		conn.Close()
 		conn = binrpc.NewSession(e.addr, nil)
-		conn.Send(ctx, append([]binrpc.Request{{Method: "core.uptime"}}, requests(steps)...))
+		conn.Send(ctx, calls)
 		methods, err = e.discover(ctx, e.traced(conn, listMethods))
 	}
 	if errors.As(err, new(*unreachableError)) {
