@@ -239,15 +239,19 @@ func statGroups(ctx context.Context, c Caller, run *kamailioRun) ([]string, erro
 // groupRequests are the requests that read group g (groupStats), given
 // what this run has shown.
 func groupRequests(run *kamailioRun, g string) []binrpc.Request {
-	if !run.knows("stats.fetch " + g + ": too large") {
+	switch {
+	case !run.knows(groupTooLargeKey(g)):
 		return []binrpc.Request{{Method: "stats.fetch", Args: []any{g + ":"}}}
+	case !run.has("cnt.var_list"):
+		return nil // a reply that could not be checked: not asked
 	}
-	reqs := []binrpc.Request{{Method: "stats.get_statistics", Args: []any{g + ":"}}}
-	if run.has("cnt.var_list") {
-		reqs = append(reqs, binrpc.Request{Method: "cnt.var_list", Args: []any{g}})
-	}
-	return reqs
+	return []binrpc.Request{{Method: "stats.get_statistics", Args: []any{g + ":"}},
+		{Method: "cnt.var_list", Args: []any{g}}}
 }
+
+// groupTooLargeKey is the fact that group g is too large for one struct
+// (stats.fetch g: faults) in this Kamailio run.
+func groupTooLargeKey(g string) string { return "stats.fetch " + g + ": too large" }
 
 // groupStats reads the statistics of group g with "stats.fetch g:" or, for
 // a group too large for one struct, "stats.get_statistics g:", which it
@@ -255,10 +259,10 @@ func groupRequests(run *kamailioRun, g string) []binrpc.Request {
 // that reply, without a fault, the lines past binrpc_max_body_size: the
 // counters module's list of the group's names (cnt.var_list g, shorter
 // than the lines, so whole whenever they are) tells whether any is
-// missing. It returns how many statistics it passed to fn, or why the
+// missing; without that module the reply is not asked. It returns how many statistics it passed to fn, or why the
 // group was not read (nothing passed to fn).
 func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (n int, unread string, err error) {
-	tooLargeKey := "stats.fetch " + g + ": too large" // as groupRequests reads it
+	tooLargeKey := groupTooLargeKey(g)
 	if !run.knows(tooLargeKey) {
 		vals, err := c.CallEncoded(ctx, "stats.fetch", g+":")
 		if err == nil {
@@ -281,15 +285,17 @@ func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn fu
 		}
 		run.learn(tooLargeKey)
 	}
+	if !run.has("cnt.var_list") {
+		// stats.get_statistics g: could come back short without a
+		// word: not worth asking.
+		return 0, strings.ReplaceAll(groupUnsure, "GROUP", g), nil
+	}
 	vals, err := c.Call(ctx, "stats.get_statistics", g+":")
 	if tooLarge(err) {
 		return 0, groupTooLarge, nil
 	}
 	if err != nil {
 		return 0, "", fmt.Errorf("stats.get_statistics %s: %w", g, err)
-	}
-	if !run.has("cnt.var_list") {
-		return 0, strings.ReplaceAll(groupUnsure, "GROUP", g), nil
 	}
 	names, err := c.Call(ctx, "cnt.var_list", g)
 	if err != nil {
