@@ -152,7 +152,6 @@ type Exporter struct {
 
 	failures atomic.Uint64 // scrapes that could not reach Kamailio
 	rounds   atomic.Uint64
-	descs    descCache // the families of Kamailio's statistics
 	run      kamailioRun
 	idle     binrpc.KeptConn // the connection kept between scrapes
 	custom   *customFetcher
@@ -338,7 +337,7 @@ func requests(steps []step) []binrpc.Request {
 // any collector ran), or to its end when that call got none.
 func (e *Exporter) collect(ctx context.Context, c *collector, conn *binrpc.Session, out *page.Page, own *Sink, begin time.Time) {
 	s := newSink(e.logger, out)
-	s.descs, s.run = &e.descs, &e.run
+	s.descs, s.run = &statDescs, &e.run
 	err := e.update(ctx, c, e.traced(conn, c.name), s)
 	end := conn.Arrived()
 	if end.IsZero() {

@@ -73,10 +73,15 @@ func (s *Sink) discard() { s.out.Truncate(s.start) }
 // Add records one sample of d with the given label values.
 func (s *Sink) Add(d *page.Desc, v float64, labelValues ...string) { s.out.Add(d, v, labelValues...) }
 
+// statDescs keeps the descriptors built from Kamailio's statistic names for
+// every exporter of the process: a descriptor depends on the name alone, and
+// the targets of /probe mostly share their names, so one copy serves them
+// all (BENCHMARKS.md, a fleet through /probe: resident memory per target).
+var statDescs descCache
+
 // descCache keeps the descriptors built from Kamailio's statistic names
-// between scrapes of one exporter. It is safe for concurrent scrapes and
-// bounded: past maxCachedDescs names it stops caching. A lookup does not
-// allocate.
+// between scrapes. It is safe for concurrent scrapes and bounded: past
+// maxCachedDescs names it stops caching. A lookup does not allocate.
 type descCache struct {
 	mu sync.RWMutex
 	m  map[descKey]*page.Desc // nil: the name collides with a static family

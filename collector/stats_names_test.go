@@ -2,9 +2,11 @@ package collector
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 )
@@ -153,4 +155,25 @@ func TestEveryRecordedStatisticInTable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The descriptors of Kamailio's statistics are built once per process, not
+// once per exporter: the targets of /probe share them. A second exporter's
+// first scrape of the same Kamailio builds none.
+func TestStatDescsSharedByExporters(t *testing.T) {
+	s := replay(t, "unix", nil)
+	gather(t, newTestExporter(t, s, 5*time.Second))
+	snapshot := func() map[descKey]*page.Desc {
+		statDescs.mu.RLock()
+		defer statDescs.mu.RUnlock()
+		return maps.Clone(statDescs.m)
+	}
+	first := snapshot()
+	if len(first) < 300 {
+		t.Fatalf("%d descriptors cached after a scrape of every statistic, want the recording's 300 scripted ones and more", len(first))
+	}
+	gather(t, newTestExporter(t, s, 5*time.Second))
+	if second := snapshot(); !maps.Equal(first, second) {
+		t.Fatalf("a second exporter's scrape changed the shared descriptors: %d before, %d after", len(first), len(second))
+	}
 }
