@@ -200,17 +200,19 @@ type result struct {
 
 // sharedScrape scrapes Kamailio, or waits for the scrape in flight (whose
 // deadline then holds): one round is in flight per Kamailio, so several
-// Prometheus servers cost it one round.
-func (e *Exporter) sharedScrape(ctx context.Context) *result {
-	r, _, _ := e.inflight.Do("", func() (any, error) { return e.scrape(ctx), nil })
-	return r.(*result)
+// Prometheus servers cost it one round. shared tells that the result went
+// to more than one caller; when it did not, the caller may release its
+// page once written.
+func (e *Exporter) sharedScrape(ctx context.Context) (res *result, shared bool) {
+	r, _, shared := e.inflight.Do("", func() (any, error) { return e.scrape(ctx), nil })
+	return r.(*result), shared
 }
 
 // scrape runs one scrape, bounded by ctx and the exporter's timeout.
 func (e *Exporter) scrape(ctx context.Context) *result {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	out := &result{page: &page.Page{}}
+	out := &result{page: page.Get()}
 	own := newSink(e.logger, out.page) // the scrape's own samples
 	custom := e.custom.start(ctx)
 	e.round(ctx, out.page, own)

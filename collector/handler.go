@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -70,8 +71,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fams, err := h.others.Gather()
 		others <- gathered{fams, err}
 	}()
-	res := h.e.sharedScrape(ctx)
+	res, shared := h.e.sharedScrape(ctx)
 	p := res.page
+	if !shared {
+		// No other request writes it: its buffers serve the next scrape.
+		defer p.Release()
+	}
 	g := <-others
 	fams := h.e.withCustom(res, g.fams, h.logger)
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
@@ -103,7 +108,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer gz.Close()
 		out = gz
 	}
-	dropped, err := p.WriteText(bufio.NewWriterSize(out, 32<<10), fams, keep)
+	bw := getBuffered(out)
+	defer putBuffered(bw)
+	dropped, err := p.WriteText(bw, fams, keep)
 	if err != nil {
 		h.logger.Debug("writing metrics failed", "err", err)
 	}
@@ -133,6 +140,21 @@ func putGzip(gz *gzip.Writer) {
 	case gzipWriters <- gz:
 	default:
 	}
+}
+
+// buffered keeps the writers that gather a page's lines into writes of
+// 32 KiB, from scrape to scrape.
+var buffered = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+func getBuffered(w io.Writer) *bufio.Writer {
+	bw := buffered.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return bw
+}
+
+func putBuffered(bw *bufio.Writer) {
+	bw.Reset(nil)
+	buffered.Put(bw)
 }
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip: it

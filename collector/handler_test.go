@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
@@ -62,7 +64,8 @@ type scraped struct{ e *Exporter }
 
 func (scraped) Describe(chan<- *prometheus.Desc) {}
 func (s scraped) Collect(ch chan<- prometheus.Metric) {
-	pageCollector{s.e.sharedScrape(context.Background()).page}.Collect(ch)
+	res, _ := s.e.sharedScrape(context.Background())
+	pageCollector{res.page}.Collect(ch)
 }
 
 // registryText is the exposition promhttp writes for a page and others:
@@ -248,6 +251,53 @@ func TestAcceptsGzip(t *testing.T) {
 	for h, want := range map[string]bool{"": false, "gzip": true, "deflate, gzip;q=0.5": true, "gzip;q=0": false, "*": true, "identity": false, "br, *;q=0": false} {
 		if got := acceptsGzip(h); got != want {
 			t.Errorf("acceptsGzip(%q) = %v", h, got)
+		}
+	}
+}
+
+// Requests that share a round write one page, which none of them gives
+// back for reuse while another may still write it; the scrapes after them
+// write pages taken back from earlier ones, as new pages are written.
+// (Under -race, giving a shared page back is a data race.)
+func TestSharedPagesNotReused(t *testing.T) {
+	recs := loadRecordings(t)
+	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
+		resp := recorded(recs, r)
+		if r.Method == "core.uptime" {
+			resp.Delay = 200 * time.Millisecond // the round stays open while the others arrive
+		}
+		return resp
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := newTestExporter(t, s, 10*time.Second)
+	h := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
+	get := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		// The durations differ from round to round: compared without them.
+		var lines []string
+		for l := range strings.Lines(rec.Body.String()) {
+			if !strings.HasPrefix(l, "kamailio_scrape_collector_duration_seconds") && !strings.HasPrefix(l, "kamailio_exporter_scrape_rounds_total") {
+				lines = append(lines, l)
+			}
+		}
+		return strings.Join(lines, "")
+	}
+	want := get()
+	for range 3 {
+		bodies := make([]string, 8)
+		var wg sync.WaitGroup
+		for i := range bodies {
+			wg.Go(func() { bodies[i] = get() })
+		}
+		wg.Wait()
+		for i, b := range bodies {
+			if b != want {
+				t.Fatalf("request %d of a shared round wrote another page:\n%s\nwant\n%s", i, b, want)
+			}
 		}
 	}
 }

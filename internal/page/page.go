@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,7 +71,8 @@ func sameFamily(a, b *Desc) bool {
 // together share (a dispatcher destination's ten families, for one). The
 // collectors append to it while the scrape runs; Finish then sorts it into
 // exposition order and removes duplicates. A finished page is immutable and
-// may be written by several requests at once.
+// may be written by several requests at once, until Release gives its
+// buffers to the next page (Get).
 type Page struct {
 	// added holds the series in the order added, in chunks of chunkLen,
 	// tail of them in the last: a slice grown one series at a time would
@@ -88,6 +90,9 @@ type Page struct {
 	dropped []string         // series dropped as invalid or duplicate, for the log
 	index   map[*Desc]uint32 // the indexes in descs
 	last    uint32           // the family added last
+	// spare holds chunks of added that Finish emptied, for Add to fill
+	// again after Reset.
+	spare [][]sample
 }
 
 // chunkLen is the number of series in a chunk of Page.added: 16 KiB.
@@ -134,11 +139,22 @@ func (p *Page) Add(d *Desc, v float64, values ...string) {
 	}
 	p.labels = labels
 	if len(p.added) == 0 || p.tail == chunkLen {
-		p.added = append(p.added, make([]sample, chunkLen))
+		p.added = append(p.added, p.chunk())
 		p.tail = 0
 	}
 	p.added[len(p.added)-1][p.tail] = sample{value: v, desc: p.family(d), tuple: tuple}
 	p.tail++
+}
+
+// chunk returns an empty chunk for added: a spare one, or a new one.
+func (p *Page) chunk() []sample {
+	if n := len(p.spare); n > 0 {
+		c := p.spare[n-1]
+		p.spare[n-1] = nil
+		p.spare = p.spare[:n-1]
+		return c
+	}
+	return make([]sample, chunkLen)
 }
 
 // Drop lists a series left out, for the log.
@@ -303,14 +319,18 @@ func (p *Page) Finish() {
 	for r := range len(p.descs) {
 		start[r+1] += start[r]
 	}
-	sorted, next := make([]sample, p.addedLen()), slices.Clone(start)
+	sorted, next := slices.Grow(p.samples[:0], p.addedLen())[:p.addedLen()], slices.Clone(start)
 	for _, chunk := range chunks {
 		for _, x := range chunk {
 			sorted[next[rank[x.desc]]] = x
 			next[rank[x.desc]]++
 		}
 	}
-	p.added, p.tail = nil, 0
+	for _, c := range chunks {
+		p.spare = append(p.spare, c[:chunkLen])
+	}
+	clear(p.added)
+	p.added, p.tail = p.added[:0], 0
 	var perm []int       // the order of the last name sorted
 	var added []labelKey // that name's series, as compareLabels sees them
 	var scratch []sample
@@ -356,7 +376,34 @@ func (p *Page) Finish() {
 		out = append(out, x)
 	}
 	p.samples = out
-	p.index = nil
+	clear(p.index)
+}
+
+// pages keeps the buffers of pages released after their scrape was
+// written, for the next scrapes (BENCHMARKS.md, a fleet through /probe).
+var pages = sync.Pool{New: func() any { return new(Page) }}
+
+// Get returns an empty page: one released before, with its buffers, or a
+// new one.
+func Get() *Page { return pages.Get().(*Page) }
+
+// Release empties p and keeps its buffers for Get. Nothing may use p, or
+// anything it returned, afterwards.
+func (p *Page) Release() {
+	p.reset()
+	pages.Put(p)
+}
+
+// reset empties p, keeping its buffers.
+func (p *Page) reset() {
+	for _, c := range p.addedChunks() {
+		p.spare = append(p.spare, c[:chunkLen])
+	}
+	clear(p.added)
+	clear(p.descs)
+	clear(p.index)
+	*p = Page{added: p.added[:0], samples: p.samples[:0], descs: p.descs[:0], labels: p.labels[:0],
+		index: p.index, spare: p.spare}
 }
 
 // key renders a series for a log message, as the text format writes it.

@@ -100,11 +100,15 @@ func TestFinishMatchesSort(t *testing.T) {
 			p.Add(d, float64(k), values...)
 		}
 	}
+	p := &Page{} // reset after each round: a page's buffers serve the next
 	for round := range 1500 {
 		order := slices.Clone(pool[:1+rng.IntN(len(pool))])
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		p := &Page{}
-		fill(p, order, rng.IntN(60))
+		n := rng.IntN(60)
+		if round%100 == 0 {
+			n = 3 * chunkLen // across chunks
+		}
+		fill(p, order, n)
 		want, wantDropped := referenceFinish(p)
 		p.Finish()
 		if got := pageSeries(p, p.samples); !slices.Equal(got, want) {
@@ -113,6 +117,41 @@ func TestFinishMatchesSort(t *testing.T) {
 		if !slices.Equal(p.dropped, wantDropped) {
 			t.Fatalf("round %d: dropped %q, want %q", round, p.dropped, wantDropped)
 		}
+		p.reset()
+	}
+}
+
+// A page released after a larger scrape writes the next scrape as a new
+// page does.
+func TestReusedPageWritesAsNew(t *testing.T) {
+	a := NewDesc("kamailio_a", "a", prometheus.GaugeValue, "set", "uri")
+	b := NewDesc("kamailio_b_total", "b", prometheus.CounterValue)
+	fill := func(p *Page, n int, prefix string) {
+		for i := range n {
+			p.Add(a, float64(i), fmt.Sprint(i%7), fmt.Sprintf("sip:%s%d", prefix, n-i))
+		}
+		p.Add(b, float64(n))
+		p.Finish()
+	}
+	text := func(p *Page) string {
+		var buf bytes.Buffer
+		if _, err := p.WriteText(bufio.NewWriter(&buf), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	fresh := &Page{}
+	fill(fresh, 100, "y")
+	want := text(fresh)
+	reused := &Page{}
+	fill(reused, 3*chunkLen, "x")
+	reused.reset()
+	if reused.Len() != 0 || len(reused.Descs()) != 0 || len(reused.Dropped()) != 0 {
+		t.Fatalf("reset page holds %d series, %d families, %d dropped", reused.Len(), len(reused.Descs()), len(reused.Dropped()))
+	}
+	fill(reused, 100, "y")
+	if got := text(reused); got != want {
+		t.Fatalf("reused page:\n%s\nwant\n%s", got, want)
 	}
 }
 
