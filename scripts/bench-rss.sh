@@ -9,7 +9,8 @@
 # series count, the median scrape time and the exporter's CPU per scrape.
 # The exporter is built as `make build` builds it and scraped with
 # Accept-Encoding: gzip, as Prometheus scrapes. The environment is passed on:
-# GOGC=100 scripts/bench-rss.sh measures Go's default collector target.
+# GOGC=100 scripts/bench-rss.sh measures Go's default collector target;
+# BENCH_EXPORTER=PATH measures that exporter binary instead of this checkout's.
 # Usage: scripts/bench-rss.sh [SCALE=100] [SCRAPES=10]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +21,7 @@ dir=$(mktemp -d /tmp/kamailio_exporter-rss.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/kamailio_exporter" .
+if [ -n "${BENCH_EXPORTER:-}" ]; then cp "$BENCH_EXPORTER" "$dir/kamailio_exporter"; else CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/kamailio_exporter" .; fi
 go build -o "$dir/fakekamailio" ./internal/synthetic/fakekamailio
 "$dir/fakekamailio" -scale "$scale" -duration 10m > "$dir/fake.out" &
 pids+=($!)
