@@ -589,20 +589,29 @@ func TestScrapeTimeout(t *testing.T) {
 	}
 }
 
-// Scrapes that arrive together share one round of RPCs.
-func TestConcurrentScrapesShareRounds(t *testing.T) {
+// slowRounds serves the recordings with every round kept open for delay
+// (core.uptime, which starts every round, answers that late), so that
+// scrapes started together share one.
+func slowRounds(t *testing.T, delay time.Duration) *fakectl.Server {
+	t.Helper()
 	recs := loadRecordings(t)
 	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
 		resp := recorded(recs, r)
-		if r.Method == "core.uptime" { // every round starts with it
-			resp.Delay = 300 * time.Millisecond // keep the round open while the others arrive
+		if r.Method == "core.uptime" {
+			resp.Delay = delay
 		}
 		return resp
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Scrapes that arrive together share one round of RPCs.
+func TestConcurrentScrapesShareRounds(t *testing.T) {
+	s := slowRounds(t, 300*time.Millisecond)
 	e := newTestExporter(t, s, 10*time.Second)
 	var wg sync.WaitGroup
 	for range 10 {

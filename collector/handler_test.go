@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 
-	"github.com/kamailio-exporter/kamailio_exporter/internal/fakectl"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/page"
 	"github.com/kamailio-exporter/kamailio_exporter/internal/synthetic"
 )
@@ -260,19 +259,7 @@ func TestAcceptsGzip(t *testing.T) {
 // write pages taken back from earlier ones, as new pages are written.
 // (Under -race, giving a shared page back is a data race.)
 func TestSharedPagesNotReused(t *testing.T) {
-	recs := loadRecordings(t)
-	s, err := fakectl.Start("unix", func(r fakectl.Request) fakectl.Response {
-		resp := recorded(recs, r)
-		if r.Method == "core.uptime" {
-			resp.Delay = 200 * time.Millisecond // the round stays open while the others arrive
-		}
-		return resp
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	e := newTestExporter(t, s, 10*time.Second)
+	e := newTestExporter(t, slowRounds(t, 200*time.Millisecond), 10*time.Second)
 	h := e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}, promslog.NewNopLogger())
 	get := func() string {
 		rec := httptest.NewRecorder()
