@@ -91,7 +91,7 @@ type Page struct {
 	index   map[*Desc]uint32 // the indexes in descs
 	last    uint32           // the family added last
 	// spare holds chunks of added that Finish emptied, for Add to fill
-	// again after Reset.
+	// again once the page is released.
 	spare [][]sample
 }
 
