@@ -14,7 +14,8 @@
 // unmeasured round of the live targets makes their connections; one
 // measured round of the live targets alone gives their latency without the
 // bad targets; then each round probes every target. After each round it
-// prints probes per second, exporter CPU per probe, resident memory, the
+// prints probes per second, exporter CPU per probe, resident memory (in all,
+// and per target kept over the memory before the first probe), the
 // exporter's connections to answering targets, the connections and
 // discoveries the answering instances saw, and live-target latency. It
 // fails when an answering target lost its connection, was discovered
@@ -68,6 +69,9 @@ func main() {
 			live = append(live, t)
 		}
 	}
+	if b.rss0, err = rssBytes(b.pid); err != nil {
+		fail(err)
+	}
 	fmt.Printf("targets: %d (%d live, %d silent, %d dead); round: %s\n", len(targets), len(live),
 		count(targets, "silent"), count(targets, "dead"), *interval)
 	b.round("warm-up, live targets", live, 0)
@@ -102,6 +106,8 @@ func main() {
 type bench struct {
 	base, stats       string
 	pid               int
+	rss0              int64 // the exporter's resident memory before the first probe
+	kept              int   // the targets probed so far, each kept by the exporter
 	timeout, interval time.Duration
 	client            *http.Client
 }
@@ -168,9 +174,10 @@ func (b *bench) round(name string, targets []target, failures int) bool {
 		}
 		return liveLatency[int(p*float64(len(liveLatency)-1))].Seconds() * 1000
 	}
-	fmt.Printf("%-28s %5d probes %6.1f/s  CPU %.3f ms/probe  RSS %5.1f MiB  conns to live %d  fleet saw %d conns, %d discoveries  live latency p50 %.2f p99 %.2f max %.2f ms\n",
+	b.kept = max(b.kept, len(targets)) // every round's targets include the rounds' before
+	fmt.Printf("%-28s %5d probes %6.1f/s  CPU %.3f ms/probe  RSS %5.1f MiB (%.1f KiB a target)  conns to live %d  fleet saw %d conns, %d discoveries  live latency p50 %.2f p99 %.2f max %.2f ms\n",
 		name, len(targets), float64(len(targets))/took.Seconds(), (cpu1-cpu0)*1000/float64(len(targets)),
-		float64(rss)/(1<<20), conns, c.Accepts, c.Discoveries, q(0.5), q(0.99), q(1))
+		float64(rss)/(1<<20), float64(rss-b.rss0)/1024/float64(b.kept), conns, c.Accepts, c.Discoveries, q(0.5), q(0.99), q(1))
 	for i, e := range errs {
 		if i == 5 {
 			fmt.Printf("  ... %d more\n", len(errs)-5)
