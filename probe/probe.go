@@ -113,8 +113,8 @@ type Handler struct {
 
 // target is a kept per-target exporter and the settings it was made with.
 type target struct {
-	key      string // the normalised URI
-	uri      string // as the probe that made it wrote it
+	addr     binrpc.Address // its key in Handler.targets is addr.String()
+	uri      string         // as the probe that made it wrote it
 	timeout  time.Duration
 	sel      []string // the config entry's collectors; nil: the enabled ones
 	exporter *collector.Exporter
@@ -170,10 +170,9 @@ func (h *Handler) Reload() error {
 	// A target whose entry changed (or that no entry allows any more) is
 	// dropped; the others keep their connection and counters.
 	var gone []*collector.Exporter
-	for key, el := range h.targets {
+	for _, el := range h.targets {
 		t := el.Value.(*target)
-		addr, _ := binrpc.ParseURI(key)
-		if timeout, sel, ok := h.settingsFor(t.uri, addr); !ok || timeout != t.timeout || !slices.Equal(sel, t.sel) {
+		if timeout, sel, ok := h.settingsFor(t.uri, t.addr); !ok || timeout != t.timeout || !slices.Equal(sel, t.sel) {
 			gone = append(gone, h.remove(el))
 		}
 	}
@@ -205,7 +204,7 @@ func (h *Handler) Close() {
 // connection).
 func (h *Handler) remove(el *list.Element) *collector.Exporter {
 	t := h.lru.Remove(el).(*target)
-	delete(h.targets, t.key)
+	delete(h.targets, t.addr.String())
 	return t.exporter
 }
 
@@ -319,7 +318,7 @@ func (h *Handler) exporter(uri string) (*collector.Exporter, error) {
 	}
 	e := collector.NewExporter(addr, timeout, h.settings, h.selection(names), h.logger.With("target", key))
 	e.ReleaseIdleBuffers()
-	h.targets[key] = h.lru.PushFront(&target{key: key, uri: uri, timeout: timeout, sel: names, exporter: e})
+	h.targets[key] = h.lru.PushFront(&target{addr: addr, uri: uri, timeout: timeout, sel: names, exporter: e})
 	return e, nil
 }
 
