@@ -337,8 +337,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, target, err)
 		return
 	}
-	e.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}, h.logger).ServeHTTP(w, r)
+	e.Handler(noOtherFamilies, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}, h.logger).ServeHTTP(w, r)
 }
+
+// noOtherFamilies is what a probe adds to its target's families: nothing
+// (no process or Go metrics of the exporter's own), gathered without
+// building a registry per probe.
+var noOtherFamilies = prometheus.Gatherers{}
 
 // debug answers /probe?target=URI&debug=true: a scrape of its own of the
 // target, told as text (collector.DebugScrape), for an operator asking why
