@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kamailio-exporter/kamailio_exporter/binrpc"
 )
 
 var (

@@ -259,8 +259,9 @@ func groupTooLargeKey(g string) string { return "stats.fetch " + g + ": too larg
 // that reply, without a fault, the lines past binrpc_max_body_size: the
 // counters module's list of the group's names (cnt.var_list g, shorter
 // than the lines, so whole whenever they are) tells whether any is
-// missing; without that module the reply is not asked. It returns how many statistics it passed to fn, or why the
-// group was not read (nothing passed to fn).
+// missing; without that module the reply is not asked. It returns how many
+// statistics it passed to fn, or why the group was not read (nothing
+// passed to fn).
 func groupStats(ctx context.Context, c Caller, run *kamailioRun, g string, fn func(binrpc.Member) error) (n int, unread string, err error) {
 	tooLargeKey := groupTooLargeKey(g)
 	if !run.knows(tooLargeKey) {
